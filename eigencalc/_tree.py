@@ -1,0 +1,386 @@
+r"""Eigenvalues of tree-structured DAG kernels by moment recursion (private).
+
+Implements M15/M16 of ``../shared/MATH.md`` without expanding the d-variate
+series.  For a multi-index r let :math:`L_r` be the linear functional on power
+series in :math:`t_1..t_d` with :math:`L_r[t^\alpha] = \prod_i \mu_{r_i}(t^{\alpha_i})`
+(M11 sphere / M12 hypercube); then :math:`\lambda(r) = L_r[K]` (M15).  On a DAG
+whose multi-child nodes have pairwise disjoint receptive fields (a *tree*:
+tree CNNs, Flatten/Dense MLPs) :math:`L_r` is multiplicative over children,
+so each node u only needs the moment vectors
+
+.. math:: A_u[p] = L_{r_u}[\Sigma_u^p], \qquad B_u[p] = L_{r_u}[\Sigma_u^p\,\Theta_u],
+          \qquad p = 0..P,
+
+computed bottom-up:
+
+* leaf i: :math:`A[p] = \mu_{r_i}(t^p)`, :math:`B = 0` (:math:`\Theta = 0` at the input);
+* linear node :math:`S = b + \sum_j w_j \Sigma_j` (Conv/Dense M1, Flatten M4):
+  exponential generating functions multiply,
+  :math:`\sum_p A_u[p] z^p/p! = e^{bz}\prod_j \sum_p A_j[p] (w_j z)^p/p!`, and
+  :math:`\Theta_u = \sum_j w_j \Theta_j + [\text{trainable}]\,\Sigma_u` (M2);
+* activation node, child c with variance :math:`q_c`:
+  :math:`\Sigma_u = f(\Sigma_c)`, :math:`f(s) = \sum_k e_k s^k`, :math:`e_k = a_k(q_c)^2 q_c^{-k}`
+  (M6, M8), :math:`\Theta_u = \Theta_c\, f'(\Sigma_c)` (M3, M7).
+
+To converge fast the moments are *centred*: :math:`A_u[p] = L[\delta_u^p]`,
+:math:`B_u[p] = L[\delta_u^p \Theta_u]` with :math:`\delta_u = \Sigma_u - S_u`,
+:math:`S_u = \Sigma_u(0)`, and the dual is expanded about :math:`S_c`:
+:math:`f(S_c + \delta) = \sum_j f_j \delta^j`, :math:`f_j = \sum_{k \ge j} e_k \binom{k}{j} S_c^{k-j} \ge 0`.
+Then :math:`A_u[p] = \sum_{m} [\delta^m] (f - f_0)^p\, A_c[m]` and
+:math:`B_u[p] = \sum_m [\delta^m] (f - f_0)^p f'\, B_c[m]`, while a linear node
+has :math:`\delta_u = \sum_j w_j \delta_j` and
+:math:`B_u[p] = \sum_j w_j L[\delta_u^p \Theta_j] + [\text{trainable}](S_u A_u[p] + A_u[p+1])`.
+Since :math:`\delta` has no constant term, every dropped power :math:`\delta^m`, m > P,
+only holds monomials of total degree > P, whose eigenvalues are small.
+
+Every power series involved has nonnegative coefficients (:math:`S_u \ge 0`),
+and the only approximations drop nonnegative terms (powers above P, dual
+coefficients beyond ``dual_terms``), so the computed kernel is a
+coefficientwise lower bound of the true one.  Running the same recursion with
+the functional "evaluate at t = 1" gives the captured mass; with
+:math:`|L_r[g]| \le g(1)/\mathrm{mult}(r)` for nonnegative g this yields the
+rigorous bound (M16)
+
+.. math:: |\lambda(r) - \lambda_P(r)| \le \frac{K(1) - K_P(1)}{\mathrm{mult}(r)}.
+
+Exact arithmetic (``fractions.Fraction``) is used when every dual is a
+polynomial with rational coefficients; mpmath at the working precision
+otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any, Callable
+
+import mpmath
+import sympy
+
+from .activations import Polynomial, _mp
+
+__all__ = ["TreeRecursion", "is_tree", "ONES"]
+
+#: Sentinel "patch degree" whose leaf functional evaluates at t = 1.
+ONES = -1
+
+
+def is_tree(dag) -> bool:
+    """True when every multi-child node reachable from the output has disjoint child receptive fields."""
+    for u in dag.ancestors_of_output():
+        node = dag.nodes[u]
+        if node.op in ("sum", "pool"):
+            return False
+        seen: set = set()
+        for c in node.children:
+            rf = dag.receptive_field(c)
+            if seen & rf:
+                return False
+            seen |= rf
+    return True
+
+
+class _ExactField:
+    exact = True
+    zero, one = Fraction(0), Fraction(1)
+
+    @staticmethod
+    def num(value) -> Fraction:
+        if isinstance(value, Fraction):
+            return value
+        if isinstance(value, int):
+            return Fraction(value)
+        value = sympy.nsimplify(value) if isinstance(value, sympy.Float) else sympy.sympify(value)
+        if not value.is_Rational:
+            raise _NotRational(value)
+        return Fraction(int(value.p), int(value.q))
+
+    @staticmethod
+    def out(value) -> sympy.Expr:
+        return sympy.Rational(value.numerator, value.denominator)
+
+
+class _MpField:
+    exact = False
+    zero, one = mpmath.mpf(0), mpmath.mpf(1)
+
+    @staticmethod
+    def num(value):
+        if isinstance(value, Fraction):
+            return mpmath.mpf(value.numerator) / value.denominator
+        if isinstance(value, mpmath.mpf):
+            return value
+        return _mp(sympy.sympify(value))
+
+    @staticmethod
+    def out(value):
+        return +value
+
+
+class _SympyField:
+    """Exact symbolic arithmetic (e.g. eigenvalues as rational functions of a symbol n0)."""
+
+    exact = True
+    zero, one = sympy.Integer(0), sympy.Integer(1)
+
+    @staticmethod
+    def num(value):
+        if isinstance(value, Fraction):
+            return sympy.Rational(value.numerator, value.denominator)
+        return sympy.sympify(value)
+
+    @staticmethod
+    def out(value):
+        return sympy.factor(sympy.cancel(value))
+
+
+class _NotRational(Exception):
+    pass
+
+
+def _poly_mul(a: list, b: list, n: int, zero) -> list:
+    """Product of coefficient lists truncated to degree n (length n + 1)."""
+    out = [zero] * (n + 1)
+    for i, ai in enumerate(a[: n + 1]):
+        if ai == 0:
+            continue
+        for j, bj in enumerate(b[: n + 1 - i]):
+            out[i + j] += ai * bj
+    return out
+
+
+def _poly_pow(a: list, k: int, n: int, zero, one) -> list:
+    result = [one] + [zero] * n
+    base = list(a[: n + 1]) + [zero] * max(0, n + 1 - len(a))
+    while k:
+        if k & 1:
+            result = _poly_mul(result, base, n, zero)
+        k >>= 1
+        if k:
+            base = _poly_mul(base, base, n, zero)
+    return result
+
+
+class TreeRecursion:
+    """Moment recursion on a tree DAG for one domain and kind (see module docstring)."""
+
+    def __init__(
+        self, dag, domain, kind: str, max_power: int, *, exact: bool | None = None, symbolic: bool = False,
+        dual_terms: int = 256,
+    ):
+        if not is_tree(dag):
+            raise ValueError("the moment recursion needs a tree DAG (disjoint receptive fields at every node)")
+        if dag.pooled:
+            raise ValueError("pooling networks are not supported by the moment recursion")
+        self.dag, self.domain, self.kind, self.P = dag, domain, kind, int(max_power)
+        self.ntk = kind == "ntk"
+        self.dual_terms = int(dual_terms)
+        self.field = _ExactField if exact is not False and self._all_polynomial() else _MpField
+        if symbolic:
+            if not self._all_polynomial():
+                raise ValueError("symbolic eigenvalues need polynomial activations")
+            self.field = _SympyField
+        if exact and not self.field.exact:
+            raise ValueError("exact eigenvalues need polynomial activations with rational coefficients")
+        try:
+            self._setup()
+        except _NotRational:
+            if exact:
+                raise ValueError("exact eigenvalues need rational weights, biases and duals") from None
+            self.field = _MpField
+            self._setup()
+
+    # ------------------------------------------------------------------ set-up
+    def _all_polynomial(self) -> bool:
+        need = self.dag.ancestors_of_output()
+        return all(
+            isinstance(self.dag.nodes[u].activation, Polynomial) for u in need if self.dag.nodes[u].op == "activation"
+        )
+
+    def _setup(self) -> None:
+        F = self.field
+        dag = self.dag
+        self.need = dag.ancestors_of_output()
+        self.q: dict = {}  # Sigma_u(1): node variances
+        self.theta1: dict = {}  # Theta_u(1)
+        self.s0: dict = {}  # S_u = Sigma_u(0) as used by the (truncated) recursion
+        self.dual: dict = {}
+        self.weights = {u: tuple(F.num(w) for w in dag.nodes[u].exact_weights) for u in self.need}
+        self.bias = {u: F.num(dag.nodes[u].exact_bias) for u in self.need}
+        self._dual_cache: dict = {}
+        for u in sorted(self.need):
+            node = dag.nodes[u]
+            if node.op == "input":
+                self.q[u], self.theta1[u], self.s0[u] = F.one, F.zero, F.zero
+            elif node.op == "activation":
+                (c,) = node.children
+                self.q[u], self.theta1[u] = self._activation_diagonal(node.activation, self.q[c], self.theta1[c])
+                self.dual[u] = self._dual_matrices(node.activation, self.q[c], self.s0[c])
+                self.s0[u] = self.dual[u][2]
+            else:
+                w = self.weights[u]
+                self.q[u] = self.bias[u] + sum((wi * self.q[c] for wi, c in zip(w, node.children)), F.zero)
+                self.s0[u] = self.bias[u] + sum((wi * self.s0[c] for wi, c in zip(w, node.children)), F.zero)
+                th = sum((wi * self.theta1[c] for wi, c in zip(w, node.children)), F.zero)
+                self.theta1[u] = th + (self.q[u] if node.trainable else F.zero)
+        self._structure_ids: dict = {}
+        self._sig_ids: dict = {}
+        self._memo: dict = {}
+
+    def _sympy_variance(self, q):
+        if self.field is _SympyField:
+            return q
+        if self.field.exact:
+            return sympy.Rational(q.numerator, q.denominator)
+        return sympy.Float(q, mpmath.mp.dps + 5)
+
+    def _activation_diagonal(self, act, q, theta):
+        """(q_u, Theta_u(1)) = (E[phi^2](q), Theta_c E[phi'^2](q)) (M3 at rho = 1)."""
+        F = self.field
+        qs = self._sympy_variance(q)
+        q_u = F.num(act.second_moment(qs))
+        if theta == 0:
+            return q_u, F.zero
+        return q_u, theta * F.num(act.derivative_second_moment(qs))
+
+    def _dual_matrices(self, act, q, s0):
+        r"""Centred dual matrices [d^m](f - f_0)^p and [d^m](f - f_0)^p f', p, m <= P, and f_0.
+
+        :math:`f_j = \sum_{k \ge j} e_k \binom{k}{j} s_0^{k-j}`,
+        :math:`f'_j = (j + 1) f_{j+1}` (cached per activation, variance and centre).
+        """
+        key = (act, q, s0)
+        if key in self._dual_cache:
+            return self._dual_cache[key]
+        F, P = self.field, self.P
+        kmax = act.degree if isinstance(act, Polynomial) else max(self.dual_terms, P + 2)
+        series = act.dual_series(kmax, self._sympy_variance(q))
+        e = [F.num(c) / q**k for k, c in enumerate(series.coefficients)]
+        f = [sum((e[k] * math.comb(k, j) * s0 ** (k - j) for k in range(j, len(e))), F.zero) for j in range(P + 2)]
+        centred = [F.zero] + f[1 : P + 1]
+        df = [(j + 1) * f[j + 1] for j in range(P + 1)]
+        Fm, Gm = [], []
+        power = [F.one] + [F.zero] * P
+        for _ in range(P + 1):
+            Fm.append(power)
+            Gm.append(_poly_mul(power, df, P, F.zero))
+            power = _poly_mul(power, centred, P, F.zero)
+        self._dual_cache[key] = (Fm, Gm, f[0])
+        return self._dual_cache[key]
+
+    # ------------------------------------------------------------- signatures
+    def _intern(self, table: dict, key) -> int:
+        if key not in table:
+            table[key] = len(table)
+        return table[key]
+
+    def structure_id(self, u: int) -> int:
+        node = self.dag.nodes[u]
+        key = (node.layer, node.op, node.exact_weights, node.exact_bias, node.activation, len(node.children))
+        return self._intern(self._structure_ids, key)
+
+    def signature(self, u: int, r: dict) -> int:
+        """Canonical id of (node u, local multi-index): equal ids => equal moment vectors."""
+        node = self.dag.nodes[u]
+        if node.op == "input":
+            return self._intern(self._sig_ids, ("leaf", r.get(node.position, 0)))
+        kids = tuple(
+            sorted((str(w), self.signature(c, r)) for c, w in zip(node.children, node.exact_weights))
+        )
+        return self._intern(self._sig_ids, (self.structure_id(u), kids))
+
+    # ---------------------------------------------------------------- moments
+    def _leaf(self, degree: int):
+        F, P = self.field, self.P
+        if degree == ONES:
+            A = [F.one] * (P + 1)
+        else:
+            A = [F.num(self.domain.monomial_eigenvalue(degree, p)) for p in range(P + 1)]
+        return A, [F.zero] * (P + 1)
+
+    def moments(self, u: int, r: dict):
+        """(A_u, B_u) for the local multi-index r (dict patch -> degree, ONES for evaluation at 1)."""
+        key = self.signature(u, r) if ONES not in r.values() else ("ones", u)
+        if key in self._memo:
+            return self._memo[key]
+        node = self.dag.nodes[u]
+        if node.op == "input":
+            out = self._leaf(r.get(node.position, 0))
+        elif node.op == "activation":
+            out = self._activation_moments(u, node, r)
+        else:
+            out = self._linear_moments(u, node, r)
+        self._memo[key] = out
+        return out
+
+    def _activation_moments(self, u, node, r):
+        F, P = self.field, self.P
+        (c,) = node.children
+        A_c, B_c = self.moments(c, r)
+        Fm, Gm, _ = self.dual[u]
+        A = [sum((Fm[p][m] * A_c[m] for m in range(P + 1)), F.zero) for p in range(P + 1)]
+        if not self.ntk:
+            return A, [F.zero] * (P + 1)
+        B = [sum((Gm[p][m] * B_c[m] for m in range(P + 1)), F.zero) for p in range(P + 1)]
+        return A, B
+
+    def _linear_moments(self, u, node, r):
+        F, P = self.field, self.P
+        n = P + 1  # one more power for Theta's + Sigma_u term
+        fact = [math.factorial(p) for p in range(n + 1)]
+        groups: dict = {}  # identical children (same moments and weight) are grouped
+        for c, w in zip(node.children, self.weights[u]):
+            A_c, B_c = self.moments(c, r)
+            a = tuple(A_c[p] * w**p / fact[p] if p <= P else F.zero for p in range(n + 1))
+            b = tuple(B_c[p] * w**p / fact[p] for p in range(P + 1))
+            groups[(a, b, w)] = groups.get((a, b, w), 0) + 1
+        bias = [F.one] + [F.zero] * n  # centred: the bias cancels in delta_u
+        a_counts: dict = {}
+        for (a, _, _), count in groups.items():
+            a_counts[a] = a_counts.get(a, 0) + count
+        product = self._product(a_counts, n, bias)
+        A_full = [product[p] * fact[p] for p in range(n + 1)]
+        A = A_full[: P + 1]
+        if not self.ntk:
+            return A, [F.zero] * (P + 1)
+        theta = [F.zero] * (P + 1)
+        for (a, b, w), count in groups.items():
+            if all(v == 0 for v in b):
+                continue
+            others = dict(a_counts)
+            others[a] -= 1
+            term = _poly_mul(self._product(others, P, bias), list(b), P, F.zero)
+            for p in range(P + 1):
+                theta[p] += count * w * term[p] * fact[p]
+        if node.trainable:
+            theta = [theta[p] + self.s0[u] * A_full[p] + A_full[p + 1] for p in range(P + 1)]
+        return A, theta
+
+    def _product(self, counts: dict, n: int, start: list) -> list:
+        """start * prod_key key^count, truncated at degree n (powers by squaring)."""
+        F = self.field
+        out = list(start[: n + 1])
+        for key, count in counts.items():
+            if count:
+                out = _poly_mul(out, _poly_pow(list(key), count, n, F.zero, F.one), n, F.zero)
+        return out
+
+    # ------------------------------------------------------------- eigenvalues
+    def root_value(self, r: dict):
+        """lambda_P(r) = L_r[K_P]: S_root A_root[0] + A_root[1] (NNGP) or B_root[0] (NTK)."""
+        A, B = self.moments(self.dag.output, r)
+        return B[0] if self.ntk else self.s0[self.dag.output] * A[0] + A[1]
+
+    def total(self):
+        """K(1, ..., 1) from the exact diagonal recursion (q or Theta at t = 1)."""
+        u = self.dag.output
+        return self.theta1[u] if self.ntk else self.q[u]
+
+    def captured(self):
+        """K_P(1, ..., 1): the same truncated recursion evaluated at t = 1."""
+        return self.root_value({i: ONES for i in range(self.dag.d)})
+
+    def tail(self):
+        """K(1) - K_P(1) >= 0 (M16); clipped at 0 against rounding in mpmath mode."""
+        t = self.total() - self.captured()
+        return t if self.field.exact or t > 0 else self.field.zero

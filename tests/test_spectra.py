@@ -1,0 +1,316 @@
+"""Eigenvalues per multi-index on product domains (MATH.md section 5, M14–M19).
+
+Oracles: brute-force Gram matrices on every point of a small product
+hypercube; Misiakiewicz–Mei's closed form for one circular convolution;
+Gauss–Legendre quadrature on products of S^2; exact rational functions of n0.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eigencalc.architectures import (
+    Conv,
+    Dense,
+    Erf,
+    FanInSum,
+    FanOut,
+    Flatten,
+    GlobalAvgPool,
+    Identity,
+    Polynomial,
+    Relu,
+    parallel,
+    serial,
+)
+from eigencalc.domains import ProductHypercube, ProductSphere, hypercube_signed_measure
+from eigencalc.spectra import spectrum
+
+TREE = serial(Conv(2, stride=2), Relu(), Conv(2, stride=2), Relu(), Flatten(), Dense())
+OVERLAP = serial(Conv(3, stride=1), Erf(), Flatten(), Dense(b_std=0.2))
+CIRCULAR = serial(Conv(3, padding="CIRCULAR"), Relu(), Conv(2, padding="CIRCULAR", W_std=1.3), Relu(), Flatten(), Dense())
+RESIDUAL = serial(
+    Conv(1), FanOut(2), parallel(serial(Relu(), Conv(2, padding="CIRCULAR")), Identity()), FanInSum(), Relu(), Flatten(), Dense()
+)
+MLP = serial(Flatten(), Dense(), Relu(), Dense(b_std=0.5), Relu(), Dense())
+
+CASES = [
+    ("tree", TREE, ProductHypercube(4, 2)),
+    ("overlap", OVERLAP, ProductHypercube(5, 2)),
+    ("circular", CIRCULAR, ProductHypercube(6, 1)),
+    ("residual", RESIDUAL, ProductHypercube(4, 2)),
+    ("mlp", MLP, ProductHypercube(8, 1)),
+    ("tree-n0=4", serial(Conv(2, stride=2), Erf(), Flatten(), Dense()), ProductHypercube(2, 4)),
+]
+
+
+def _all_points(domain):
+    n = domain.d * domain.n0
+    pts = np.array(list(itertools.product([-1.0, 1.0], repeat=n)))
+    return pts.reshape(-1, domain.d, domain.n0)
+
+
+def _gram_eigenvalues(net, domain, kind):
+    """Eigenvalues of the integral operator: eigvalsh(Gram) / (number of points)."""
+    X = _all_points(domain)
+    G = net.kernel_fn(X, X, kind)
+    return np.sort(np.linalg.eigvalsh(G)) / len(X)
+
+
+def _expanded(spec):
+    values = []
+    for e in spec.entries():
+        values.extend([float(e.eigenvalue)] * e.multiplicity)
+    return np.sort(values)
+
+
+# ------------------------------------------------ brute force on hypercubes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,net,domain", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("kind", ["nngp", "ntk"])
+def test_hypercube_multiset_equals_brute_force_gram(name, net, domain, kind):
+    """All 2^(d n0) eigenvalues with multiplicities == eigvalsh of the full Gram / 2^(d n0).
+
+    Both sides are float64 sums of O(2^(d n0)) terms of size <= K(1): agreement
+    to 1e-12 * K(1) leaves a margin of ~100x over accumulated rounding.
+    """
+    spec = spectrum(net, domain, kind, max_frequency=domain.d * domain.n0)
+    assert spec.method == "enumeration"
+    ours = _expanded(spec)
+    brute = _gram_eigenvalues(net, domain, kind)
+    assert len(ours) == len(brute) == 2 ** (domain.d * domain.n0)
+    scale = float(spec.total())
+    assert np.max(np.abs(ours - brute)) < 1e-12 * scale
+
+
+@pytest.mark.parametrize("kind", ["nngp", "ntk"])
+def test_tree_recursion_within_bound_of_enumeration(kind):
+    """Tree moment recursion (mpmath) vs exact enumeration: |difference| <= proven bound."""
+    exact = spectrum(TREE, ProductHypercube(4, 2), kind, 8)
+    tree = spectrum(TREE, ProductHypercube(4, 2), kind, 8, method="tree", max_power=24)
+    for e in exact.entries():
+        diff = abs(float(tree.eigenvalue(e.r)) - e.eigenvalue)
+        assert diff <= float(tree.error_bound(e.r)) + 1e-13, e.r
+
+
+def test_series_method_within_bound_of_enumeration():
+    """Non-tree DAG: truncated multivariate series (M15) within its M16 bound."""
+    exact = spectrum(OVERLAP, ProductHypercube(5, 2), "ntk", 3)
+    series = spectrum(OVERLAP, ProductHypercube(5, 2), "ntk", 3, method="series", max_degree=7)
+    assert series.method == "series"
+    for e in exact.entries():
+        diff = abs(float(series.eigenvalue(e.r)) - e.eigenvalue)
+        assert diff <= float(series.error_bound(e.r)) + 1e-13, e.r
+
+
+def test_polynomial_tree_is_exact_and_matches_enumeration():
+    net = serial(Conv(2, stride=2), Polynomial([0, 1, 1]), Conv(2, stride=2), Polynomial([1, 0, 1]), Flatten(), Dense())
+    dom = ProductHypercube(4, 2)
+    exact = spectrum(net, dom, "ntk", 8, method="tree", max_power=12)
+    assert exact.exact
+    r = (1, 0, 2, 0)
+    assert isinstance(exact.eigenvalue(r), sympy.Rational) and exact.error_bound(r) == 0
+    enum = spectrum(net, dom, "ntk", 8)
+    for e in enum.entries():
+        assert float(exact.eigenvalue(e.r)) == pytest.approx(e.eigenvalue, rel=1e-11, abs=1e-14)
+
+
+# ---------------------------------------------------- Misiakiewicz–Mei Prop. 1
+
+
+def _cyclic_diameter(S, d):
+    """Size of the smallest cyclic interval of Z_d containing S."""
+    if not S:
+        return 0
+    s = sorted(S)
+    gaps = [(s[(i + 1) % len(s)] - s[i]) % d or d for i in range(len(s))]
+    return d - max(gaps) + 1
+
+
+def test_misiakiewicz_mei_prop1_circular_convolution():
+    """lambda(S) = (q + 1 - gamma(S)) xi_{q,|S|} / d if gamma(S) <= q else 0 (d = 12, q = 4).
+
+    xi_{q,k}: eigenvalues of the one-patch dual f(<u,v>/q) on {-1,1}^q (M12),
+    computed here from the closed-form ReLU dual, independent of the network code.
+    """
+    d, q = 12, 4
+    net = serial(Conv(q, padding="CIRCULAR"), Relu(), Flatten(), Dense())
+    spec = spectrum(net, ProductHypercube(d, 1), "nngp", d)
+    dual = lambda s: (np.sqrt(1 - s * s) + (np.pi - np.arccos(s)) * s) / (2 * np.pi)  # noqa: E731
+    xi = [sum(float(w) * dual(1 - 2 * j / q) for j, w in enumerate(hypercube_signed_measure(k, q))) for k in range(q + 1)]
+    for bits in range(1 << d):
+        S = [i for i in range(d) if bits >> i & 1]
+        r = tuple(1 if i in S else 0 for i in range(d))
+        gamma = _cyclic_diameter(S, d)
+        if not S:  # the constant lies in all d windows
+            expected = xi[0]
+        else:
+            expected = (q + 1 - gamma) * xi[len(S)] / d if gamma <= q else 0.0
+        assert spec.eigenvalue(r) == pytest.approx(expected, abs=1e-14), S
+
+
+# ------------------------------------------------------------ product spheres
+
+
+def _legendre_quadrature_eigenvalue(kernel, r, nodes=160):
+    """lambda(r) on (S^2)^d, d <= 2: int K(t) prod P_{r_i}(t_i) prod dt_i/2 (n0 = 3: Legendre)."""
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    d = len(r)
+    P = [np.polynomial.legendre.Legendre.basis(k)(x) for k in r]
+    if d == 1:
+        return float(np.sum(w / 2 * kernel(x[:, None]) * P[0]))
+    T1, T2 = np.meshgrid(x, x, indexing="ij")
+    K = kernel(np.stack([T1, T2], axis=-1))
+    return float(np.einsum("i,j,ij,i,j->", w / 2, w / 2, K, P[0], P[1]))
+
+
+@pytest.mark.parametrize("kind", ["nngp", "ntk"])
+def test_product_sphere_matches_quadrature(kind):
+    """d = 2, n0 = 3: the tree recursion equals 2-D Gauss–Legendre quadrature.
+
+    The kernel is analytic inside the square and only loses smoothness at the
+    corners t = (+-1, +-1); 160^2 nodes give ~1e-9 absolute accuracy there.
+    """
+    net = serial(Conv(2, stride=2, b_std=0.1), Erf(), Flatten(), Dense(W_std=1.5))
+    spec = spectrum(net, ProductSphere(2, 3), kind, 3, max_power=24)
+    kernel = lambda t: net.kernel_of_correlations(t, kind)  # noqa: E731
+    for r in [(0, 0), (1, 0), (1, 1), (2, 0), (2, 1), (3, 0)]:
+        quad = _legendre_quadrature_eigenvalue(kernel, r)
+        assert float(spec.eigenvalue(r)) == pytest.approx(quad, abs=2e-9 + float(spec.error_bound(r)))
+
+
+def test_product_sphere_d1_relu_tree_within_bound_of_quadrature():
+    """Small n0 is the hard case for the recursion (slow decay of mu_0(t^2m) = 1/(2m+1)):
+    its value must still lie within its proven bound of the quadrature value."""
+    net = serial(Dense(), Relu(), Dense(), Relu(), Dense())
+    spec = spectrum(net, ProductSphere(1, 3), "ntk", 4, method="tree", max_power=32)
+    kernel = lambda t: net.kernel_of_correlations(t, "ntk")  # noqa: E731
+    for k in range(5):
+        quad = _legendre_quadrature_eigenvalue(kernel, (k,), nodes=400)
+        # relu NTK has a (1-t)^(1/2) endpoint singularity: Gauss–Legendre error ~ N^-3 ~ 1e-8
+        assert abs(float(spec.eigenvalue((k,))) - quad) <= float(spec.error_bound((k,))) + 1e-7
+
+
+# --------------------------------------------------------------- structure
+
+
+def test_frequency_space_and_grouping_tree():
+    spec = spectrum(TREE, ProductSphere(4, 5), "nngp", 2)
+    by_r = {e.r: e for e in spec.entries()}
+    assert spec.space((0, 0, 0, 1)) == 2  # patch -> layer 1 -> layer 2
+    assert spec.space((0, 0, 1, 1)) == 3  # two patches in one window
+    assert spec.space((0, 1, 0, 1)) == 4  # different windows
+    # every multi-index with |r| <= 2 is in exactly one class: C(4 + 2, 2) = 15 of them
+    assert sum(e.count for e in spec.entries()) == 15
+    assert [e.count for e in by_r.values() if e.frequency == 1] == [4]
+
+
+def test_learning_index_and_levels():
+    spec = spectrum(TREE, ProductSphere(4, 5), "ntk", 2)
+    assert spec.levels == 2
+    # L(r) = a0 |r| + sum over space-tree edges (patch edges weighted by r_i)
+    assert spec.learning_index((0, 0, 0, 1), [1.0, 0.5, 0.25]) == pytest.approx(1 + 0.5 + 0.25)
+    assert spec.learning_index((0, 1, 0, 1), [1.0, 0.5, 0.25]) == pytest.approx(2 + 1.0 + 0.5)
+    assert spec.learning_index((0, 0, 0, 2), [1.0, 0.5, 0.25]) == pytest.approx(2 + 1.0 + 0.25)
+    with pytest.raises(ValueError, match="scaling needs 3 exponents"):
+        spec.learning_index((0, 0, 0, 1), [1.0])
+
+
+def test_classes_sum_multiplicities():
+    spec = spectrum(TREE, ProductHypercube(4, 2), "ntk", 8)
+    total_mult = sum(c.multiplicity for c in spec.classes())
+    assert total_mult == 2**8
+    assert sum(float(e.eigenvalue) * e.multiplicity for e in spec.entries()) == pytest.approx(float(spec.total()), rel=1e-12)
+
+
+# --------------------------------------------------------------- asymptotics
+
+
+@pytest.mark.slow
+def test_m19_asymptotics_depth2_tree_polynomial_dual():
+    """Exact rational lambda(r)(n0) has leading exponent -|r|; asymptotic() matches to O(1/n0).
+
+    Filter dependence (derived): one power of 1/k per space-tree edge, except the
+    edge leaving a patch of degree r_i, which carries k^{-r_i}.
+    """
+    net = serial(Conv(2, stride=2), Polynomial([0, 1, 1]), Conv(2, stride=2), Polynomial([0, 1, 1]), Flatten(), Dense())
+    spec = spectrum(net, ProductSphere(4, 6), "ntk", 3)
+    n0 = sympy.Symbol("n0", positive=True)
+    k1, k2 = sympy.symbols("k1 k2", positive=True)
+    for r, filters in [((1, 0, 0, 0), k1 * k2), ((1, 1, 0, 0), k1**2 * k2), ((1, 0, 1, 0), k1**2 * k2**2)]:
+        exact = spec.eigenvalue_in_n0(r)
+        assert sympy.limit(sympy.log(exact) / sympy.log(n0), n0, sympy.oo) == -sum(r)
+        asym = spec.asymptotic(r)
+        assert sympy.simplify(asym * filters * n0 ** sum(r)).free_symbols == set()
+        concrete = asym.subs({k1: 2, k2: 2}) if r != (1, 1, 0, 0) else spec.asymptotic(r, leading_in_filters=False).subs({k1: 2, k2: 2})
+        ratio = sympy.limit((exact - concrete) * n0 ** (sum(r) + 1), n0, sympy.oo)
+        assert ratio.is_finite  # exact - asymptotic = O(n0^{-|r|-1})
+        assert float(exact.subs(n0, 6)) == pytest.approx(float(spec.eigenvalue(r)), rel=1e-14)
+
+
+# --------------------------------------------------------------- properties
+
+PROPERTY_CASES = [(TREE, ProductHypercube(4, 2)), (CIRCULAR, ProductHypercube(6, 1)), (MLP, ProductHypercube(8, 1))]
+
+
+@settings(max_examples=20, deadline=None)
+@given(case=st.integers(0, len(PROPERTY_CASES) - 1), kind=st.sampled_from(["nngp", "ntk"]))
+def test_eigenvalues_nonnegative_and_trace(case, kind):
+    net, dom = PROPERTY_CASES[case]
+    spec = spectrum(net, dom, kind, dom.d * dom.n0)
+    for e in spec.entries():
+        assert float(e.eigenvalue) >= -float(e.error_bound)
+    trace = sum(float(e.eigenvalue) * e.multiplicity for e in spec.entries())
+    assert trace == pytest.approx(float(spec.total()), rel=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(perm=st.permutations(range(8)), r=st.lists(st.integers(0, 1), min_size=8, max_size=8))
+def test_mlp_eigenvalues_permutation_invariant_and_frequency_only(perm, r):
+    spec = spectrum(MLP, ProductHypercube(8, 1), "ntk", 8)
+    permuted = tuple(r[p] for p in perm)
+    assert spec.eigenvalue(tuple(r)) == pytest.approx(spec.eigenvalue(permuted), rel=1e-12, abs=1e-15)
+    same_freq = tuple(sorted(r, reverse=True))
+    assert spec.eigenvalue(tuple(r)) == pytest.approx(spec.eigenvalue(same_freq), rel=1e-12, abs=1e-15)
+
+
+# ------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda s: s.eigenvalue((1, 0)), ValueError, "length d = 4"),
+        (lambda s: s.eigenvalue((1, 0, -1, 0)), ValueError, ">= 0"),
+        (lambda s: s.eigenvalue((3, 0, 0, 0)), ValueError, "no harmonics of degree 3"),
+        (lambda s: s.eigenvalue((1.5, 0, 0, 0)), TypeError, "integers"),
+    ],
+)
+def test_bad_multi_index(call, exc, match):
+    spec = spectrum(TREE, ProductHypercube(4, 2), "ntk", 2)
+    with pytest.raises(exc, match=match):
+        call(spec)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="max_frequency must be >= 0"):
+        spectrum(TREE, ProductHypercube(4, 2), "ntk", -1)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        spectrum(TREE, ProductHypercube(4, 2), "gp", 1)
+    with pytest.raises(ValueError, match="GlobalAvgPool"):
+        spectrum(serial(Conv(2), Relu(), GlobalAvgPool(), Dense()), ProductHypercube(4, 1), "ntk", 1)
+    with pytest.raises(ValueError, match="needs disjoint receptive fields"):
+        spectrum(OVERLAP, ProductSphere(5, 3), "ntk", 1, method="tree")
+    with pytest.raises(TypeError, match="ProductSphere or ProductHypercube"):
+        spectrum(TREE, 4, "ntk", 1)
+    with pytest.raises(ValueError, match="n0 \\(coordinates per patch\\) must be >= 2"):
+        ProductSphere(4, 1)
