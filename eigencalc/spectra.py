@@ -384,6 +384,10 @@ def spectrum(
     if isinstance(max_power, bool) or not isinstance(max_power, int) or max_power < 1:
         raise ValueError(f"max_power must be an integer >= 1, got {max_power!r}")
     D = int(max_frequency) + 4 if max_degree is None else max_degree
+    if net.dag(domain.d).pooled:
+        from .pooling import pooled_spectrum
+
+        return pooled_spectrum(net, domain, kind, int(max_frequency), method=method, max_power=max_power, max_degree=D)
     return Spectrum(net, domain, kind, int(max_frequency), method, max_power, D)
 
 

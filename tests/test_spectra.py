@@ -306,7 +306,7 @@ def test_bad_arguments():
         spectrum(TREE, ProductHypercube(4, 2), "ntk", -1)
     with pytest.raises(ValueError, match="kind must be one of"):
         spectrum(TREE, ProductHypercube(4, 2), "gp", 1)
-    with pytest.raises(ValueError, match="GlobalAvgPool"):
+    with pytest.raises(ValueError, match="CIRCULAR padding and stride 1"):
         spectrum(serial(Conv(2), Relu(), GlobalAvgPool(), Dense()), ProductHypercube(4, 1), "ntk", 1)
     with pytest.raises(ValueError, match="needs disjoint receptive fields"):
         spectrum(OVERLAP, ProductSphere(5, 3), "ntk", 1, method="tree")
