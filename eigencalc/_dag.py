@@ -349,6 +349,36 @@ class Dag:
                     stack.append(c)
         return frozenset(seen)
 
+    def skeleton(self) -> tuple:
+        r"""The DAG with unary chains contracted: ``(root, {node: children})`` (for M18).
+
+        Every chain of one-child nodes (activations, single-input Dense,
+        Flatten of one position, ...) is collapsed onto the first node below it
+        that is a leaf or reads two or more distinct nodes; ``root`` is where
+        the output's chain ends.  For a tree CNN each remaining edge is one
+        filter tap of one Conv layer, so the space of M18 is an edge count here.
+
+        >>> from eigencalc._layers import serial, Conv, Relu, Flatten, Dense
+        >>> serial(Conv(2, stride=2), Relu(), Conv(2, stride=2), Relu(), Flatten(), Dense()).dag(4).skeleton()
+        (8, {8: (4, 5), 4: (0, 1), 5: (2, 3)})
+        """
+
+        def down(u: int) -> int:
+            while len(set(self.nodes[u].children)) == 1:
+                u = self.nodes[u].children[0]
+            return u
+
+        root = down(self.output)
+        out, stack = {}, [root]
+        while stack:
+            u = stack.pop()
+            if u in out or self.nodes[u].op == "input":
+                continue
+            kids = tuple(sorted({down(c) for c in self.nodes[u].children}))
+            out[u] = kids
+            stack.extend(reversed(kids))
+        return root, out
+
     def draw(self) -> str:
         """A text drawing: one block per layer, one line per node.
 
@@ -531,9 +561,11 @@ def _node_variances_cached(dag: Dag):
             with np.errstate(divide="ignore"):
                 th[n.id] = th[c] * float(act.derivative_kernel(q[c], q[c], q[c])) if th[c] != 0 else 0.0
         else:
-            w = np.array(n.weights)
-            q[n.id] = float(w @ q[list(n.children)]) + n.bias
-            th[n.id] = float(w @ th[list(n.children)]) + (q[n.id] if n.trainable else 0.0)
+            # the same operations, in the same order, as evaluate_dag: at t = 1 the
+            # node kernels equal these variances bit for bit (rho = 1 exactly)
+            q[n.id] = n.bias + sum(w * q[c] for c, w in zip(n.children, n.weights))
+            acc_t = sum(w * th[c] for c, w in zip(n.children, n.weights))
+            th[n.id] = acc_t + q[n.id] if n.trainable else acc_t
     return q, th
 
 

@@ -288,8 +288,8 @@ class Phi(Layer):
     understood by :func:`~eigencalc.activations.activation`, or a sympy
     expression in one symbol.
 
-    >>> Phi("relu")
-    Phi(activation('relu'))
+    >>> Phi("relu"), Phi("leaky_relu", slope=0.2)
+    (Relu(), Phi(activation('leaky_relu', slope=0.2)))
     """
 
     op = "activation"
@@ -302,7 +302,27 @@ class Phi(Layer):
         return (self.activation,)
 
     def __repr__(self):
-        return self.label or f"Phi({self.activation!r})"
+        if self.label:
+            return self.label
+        if not self.activation.params and self.activation.name in _FACTORY_NAMES:
+            return f"{_FACTORY_NAMES[self.activation.name]}()"
+        return f"Phi({self.activation!r})"
+
+
+_FACTORY_NAMES = {
+    "relu": "Relu",
+    "abs": "Abs",
+    "erf": "Erf",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "gelu": "Gelu",
+    "swish": "Swish",
+    "softplus": "Softplus",
+    "sin": "Sin",
+    "cos": "Cos",
+    "exp": "Exp",
+    "step": "Step",
+}
 
 
 def Relu() -> Phi:

@@ -265,8 +265,9 @@ class _Value:
 
 
 class _Expander:
-    def __init__(self, dag: _dag.Dag, D: int, ntk: bool, dom, dual_terms: int):
+    def __init__(self, dag: _dag.Dag, D: int, ntk: bool, dom, dual_terms: int, auto: bool = False):
         self.dag, self.D, self.ntk, self.dom, self.dual_terms = dag, D, ntk, dom, dual_terms
+        self.auto = auto  # exact=None: stay exact only while activation inputs are rational
         self.notes: list = []
         self.sig_ids: dict = {}
         self.values: dict = {}  # signature id -> _Value
@@ -347,6 +348,11 @@ class _Expander:
             if self.ntk:
                 theta = _linear([(dom.num(dq), kid.theta, None)], dom.zero, D, dom) if any(kid.theta) else _empty(D)
             return _Value(sigma, theta, q_act, theta1)
+        if dom.exact and self.auto and not (q.is_Rational and all(c.is_Rational for level in kid.sigma for c in level.values())):
+            raise _NeedsNumeric(
+                f"{where}: the input of {act.name} has irrational exact coefficients (nested closed-form "
+                "duals swell; pass exact=True to expand them exactly anyway)"
+            )
         const = kid.sigma[0].get((), dom.zero)
         inv_q = (1 / q) if dom.exact else mpmath.mpf(1) / q
         r0 = dom.mul(const, inv_q) if not dom.is_zero(const) else dom.zero
@@ -485,8 +491,8 @@ def _check_degree(D: Any) -> int:
     return int(D)
 
 
-def _expand(dag, D, ntk, dom, dual_terms):
-    ex = _Expander(dag, D, ntk, dom, dual_terms)
+def _expand(dag, D, ntk, dom, dual_terms, auto=False):
+    ex = _Expander(dag, D, ntk, dom, dual_terms, auto)
     root = ex.run()
     return ex, root
 
@@ -501,9 +507,11 @@ def kernel_series(
         K(t_1, \dots, t_d) = \sum_{|\alpha| \le D} c_\alpha\, t^\alpha + R(t), \qquad
         |R(t)| \le K(1, \dots, 1) - \sum_{|\alpha| \le D} c_\alpha \quad (t \in [-1, 1]^d)
 
-    ``exact``: None (exact when possible, else mpmath, with a note), True
-    (raise ``ValueError`` naming the layer when impossible) or False (mpmath at
-    ``dps`` digits).  ``dual_terms`` Hermite terms are used for activations
+    ``exact``: None (exact while every activation sees rational coefficients
+    -- one transcendental layer, or polynomial activations -- else mpmath, with
+    a note), True (exact whenever mathematically possible, however large the
+    expressions; raises ``ValueError`` naming the layer when impossible) or
+    False (mpmath at ``dps`` digits).  ``dual_terms`` Hermite terms are used for activations
     without a closed-form dual whose input has a constant term.
     Pooling-free networks only.
 
@@ -526,7 +534,7 @@ def kernel_series(
     ex = root = None
     if exact is not False:
         try:
-            ex, root = _expand(dag, D, ntk, _ExactDomain(), dual_terms)
+            ex, root = _expand(dag, D, ntk, _ExactDomain(), dual_terms, auto=exact is None)
         except _NeedsNumeric as why:
             if exact:
                 raise ValueError(f"no exact series: {why}") from None

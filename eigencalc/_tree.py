@@ -63,6 +63,8 @@ __all__ = ["TreeRecursion", "is_tree", "ONES"]
 
 #: Sentinel "patch degree" whose leaf functional evaluates at t = 1.
 ONES = -1
+#: Same, with the dual coefficients raised by their truncation bounds (see ``low_degree_slack``).
+ONES_UPPER = -2
 
 
 def is_tree(dag) -> bool:
@@ -246,8 +248,13 @@ class TreeRecursion:
     def _dual_matrices(self, act, q, s0):
         r"""Centred dual matrices [d^m](f - f_0)^p and [d^m](f - f_0)^p f', p, m <= P, and f_0.
 
-        :math:`f_j = \sum_{k \ge j} e_k \binom{k}{j} s_0^{k-j}`,
-        :math:`f'_j = (j + 1) f_{j+1}` (cached per activation, variance and centre).
+        :math:`f_j = \sum_{k \ge j} e_k \binom{k}{j} s_0^{k-j}` summed to k = K
+        (``dual_terms``).  The omitted part is at most
+        :math:`\Delta_j = q^{-j} \tau_K \sum_{k > K} \binom{k}{j} x^{k-j}`, with
+        :math:`x = s_0/q` and :math:`\tau_K` the M6 tail; the geometric bound
+        :math:`\sum_{k>K}\binom{k}{j}x^{k-j} \le \binom{K+1}{j} x^{K+1-j}/(1 - x\frac{K+2}{K+2-j})`
+        gives upper matrices (returned fourth/fifth) for :meth:`low_degree_slack`.
+        Cached per activation, variance and centre.
         """
         key = (act, q, s0)
         if key in self._dual_cache:
@@ -257,7 +264,25 @@ class TreeRecursion:
         series = act.dual_series(kmax, self._sympy_variance(q))
         e = [F.num(c) / q**k for k, c in enumerate(series.coefficients)]
         f = [sum((e[k] * math.comb(k, j) * s0 ** (k - j) for k in range(j, len(e))), F.zero) for j in range(P + 2)]
-        centred = [F.zero] + f[1 : P + 1]
+        f_up = list(f)
+        if not isinstance(act, Polynomial):
+            tau = abs(F.num(series.tail))
+            x = s0 / q
+            K = len(e) - 1
+            for j in range(P + 2):
+                ratio = x * (K + 2) / (K + 2 - j)
+                if ratio >= 1:
+                    f_up[j] = mpmath.inf
+                    continue
+                geometric = math.comb(K + 1, j) * x ** (K + 1 - j) / (1 - ratio)
+                f_up[j] = f[j] + tau * geometric / q**j
+        matrices = self._power_matrices(f) + (f[0],) + self._power_matrices(f_up)
+        self._dual_cache[key] = matrices
+        return matrices
+
+    def _power_matrices(self, f: list) -> tuple:
+        F, P = self.field, self.P
+        centred = [F.zero] + list(f[1 : P + 1])
         df = [(j + 1) * f[j + 1] for j in range(P + 1)]
         Fm, Gm = [], []
         power = [F.one] + [F.zero] * P
@@ -265,8 +290,7 @@ class TreeRecursion:
             Fm.append(power)
             Gm.append(_poly_mul(power, df, P, F.zero))
             power = _poly_mul(power, centred, P, F.zero)
-        self._dual_cache[key] = (Fm, Gm, f[0])
-        return self._dual_cache[key]
+        return Fm, Gm
 
     # ------------------------------------------------------------- signatures
     def _intern(self, table: dict, key) -> int:
@@ -292,7 +316,7 @@ class TreeRecursion:
     # ---------------------------------------------------------------- moments
     def _leaf(self, degree: int):
         F, P = self.field, self.P
-        if degree == ONES:
+        if degree in (ONES, ONES_UPPER):
             A = [F.one] * (P + 1)
         else:
             A = [F.num(self.domain.monomial_eigenvalue(degree, p)) for p in range(P + 1)]
@@ -300,7 +324,13 @@ class TreeRecursion:
 
     def moments(self, u: int, r: dict):
         """(A_u, B_u) for the local multi-index r (dict patch -> degree, ONES for evaluation at 1)."""
-        key = self.signature(u, r) if ONES not in r.values() else ("ones", u)
+        values = set(r.values())
+        if ONES_UPPER in values:
+            key = ("ones-upper", u)
+        elif ONES in values:
+            key = ("ones", u)
+        else:
+            key = self.signature(u, r)
         if key in self._memo:
             return self._memo[key]
         node = self.dag.nodes[u]
@@ -317,7 +347,8 @@ class TreeRecursion:
         F, P = self.field, self.P
         (c,) = node.children
         A_c, B_c = self.moments(c, r)
-        Fm, Gm, _ = self.dual[u]
+        upper = ONES_UPPER in r.values()
+        Fm, Gm = self.dual[u][3:5] if upper else self.dual[u][0:2]
         A = [sum((Fm[p][m] * A_c[m] for m in range(P + 1)), F.zero) for p in range(P + 1)]
         if not self.ntk:
             return A, [F.zero] * (P + 1)
@@ -379,6 +410,19 @@ class TreeRecursion:
     def captured(self):
         """K_P(1, ..., 1): the same truncated recursion evaluated at t = 1."""
         return self.root_value({i: ONES for i in range(self.dag.d)})
+
+    def low_degree_slack(self):
+        r"""Bound on the mass lost by truncating the dual series at ``dual_terms`` (any degree).
+
+        The same recursion at t = 1 with every centred coefficient :math:`f_j`
+        raised by :math:`\Delta_j` minus :math:`K_P(1)`; infinite when a
+        centre is too close to the dual's singularity for the geometric bound.
+        """
+        if self.field.exact and all(isinstance(self.dag.nodes[u].activation, Polynomial) for u in self.dual):
+            return self.field.zero
+        upper = self.root_value({i: ONES_UPPER for i in range(self.dag.d)})
+        slack = upper - self.captured()
+        return slack if slack > 0 else self.field.zero
 
     def tail(self):
         """K(1) - K_P(1) >= 0 (M16); clipped at 0 against rounding in mpmath mode."""

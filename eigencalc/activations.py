@@ -41,6 +41,7 @@ import sympy
 
 from . import _gaussian
 from ._ufuncs import erf as _erf_ufunc
+from .reports import Tabular
 
 __all__ = [
     "Activation",
@@ -139,7 +140,7 @@ def _float(value) -> float:
 
 
 @dataclass(frozen=True)
-class DualSeries:
+class DualSeries(Tabular):
     r"""Power series :math:`\hat\phi_q(\rho) = \sum_{k \le k_{max}} a_k(q)^2 \rho^k` (M6).
 
     ``tail`` is :math:`E[\phi(\sqrt q z)^2] - \sum_{k\le k_{max}} a_k^2 \ge 0`;
@@ -174,6 +175,10 @@ class DualSeries:
         r = _check_correlation(r)
         c = np.array([k * _float(v) for k, v in enumerate(self.coefficients)])[1:]
         return np.polynomial.polynomial.polyval(r, c) if len(c) else np.zeros_like(r)
+
+    def rows(self) -> list:
+        """One row per k: the coefficient a_k^2 (exact or mpmath)."""
+        return [{"k": k, "coefficient": c, "exact": self.exact} for k, c in enumerate(self.coefficients)]
 
     def as_expr(self) -> sympy.Expr:
         """The truncated series as a sympy polynomial in :data:`rho`."""

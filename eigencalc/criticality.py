@@ -38,13 +38,14 @@ from typing import Any
 import mpmath
 import sympy
 
+from .reports import Tabular
 from .activations import ABRelu, Activation, Polynomial, _mp, _numeric_gaussian_mean, activation, x
 
 __all__ = ["Criticality", "criticality", "kernel_flow"]
 
 
 @dataclass(frozen=True)
-class Criticality:
+class Criticality(Tabular):
     r"""Critical initialization of an activation (RYH ch. 5, MATH.md section 3).
 
     ``K_star`` is None for the scale-invariant class (a line of fixed points).
@@ -66,6 +67,11 @@ class Criticality:
     @property
     def is_critical(self) -> bool:
         return self.universality != "none"
+
+    def rows(self) -> list:
+        """One row: activation, class, C_b, C_W, K*, susceptibilities, exactness."""
+        keys = ("activation", "universality", "C_b", "C_W", "K_star", "chi_parallel", "chi_perp", "exact")
+        return [{k: getattr(self, k) for k in keys}]
 
 
 def _taylor_at_zero(act: Activation, order: int = 3) -> list:

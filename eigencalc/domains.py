@@ -127,6 +127,40 @@ class Domain:
         """Largest degree with a nonzero eigenspace on one patch (None: unbounded)."""
         return None
 
+    def monomial_envelope(self, k: int, a: int) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def degree_envelope(self, r: tuple, D: int) -> float:
+        r"""Upper bound on :math:`\prod_i \mu_{r_i}(t^{\alpha_i})` over :math:`\alpha \ge r`, :math:`|\alpha| \ge D`.
+
+        Used to bound eigenvalue errors from dropped monomials of total degree
+        >= D (M16 refined).  Patches with :math:`r_i = 0` contribute moments
+        :math:`\mu_0(t^a) = E[t^a]`, log-convex in a (Hölder) and decreasing, so
+        their extra degree is best concentrated on one patch; patches in the
+        support use the envelope :math:`U_k(a) = \sup_{a' \ge a} \mu_k(t^{a'})`,
+        optimised exactly over splits by dynamic programming.  float64, rounded up.
+        """
+        support = [k for k in r if k > 0]
+        zeros = len(r) - len(support)
+        units = max(0, -(-(D - sum(r)) // 2))  # extra degree comes in steps of 2 per patch
+        best = [0.0] * (units + 1)
+        for m in range(units + 1):  # the zero-frequency bucket takes 2m extra degrees
+            if m and not zeros:
+                break
+            best[m] = self.monomial_envelope(0, 2 * m)
+        for k in support:
+            new = [0.0] * (units + 1)
+            for have in range(units + 1):
+                if best[have] == 0.0:
+                    continue
+                for m in range(units + 1 - have):
+                    v = best[have] * self.monomial_envelope(k, k + 2 * m)
+                    if v > new[have + m]:
+                        new[have + m] = v
+            best = new
+        # allocations that overshoot the budget are dominated (envelopes are nonincreasing)
+        return max(best[units:]) * (1 + 1e-12) if units < len(best) else 0.0
+
     # multi-indices -------------------------------------------------------------
     def check_index(self, r: Any) -> tuple:
         """Validate a multi-index r (length d, nonnegative integers)."""
@@ -169,6 +203,20 @@ class ProductSphere(Domain):
     def monomial_eigenvalue(self, k: int, a: int) -> Fraction:
         return sphere_monomial_eigenvalue(k, a, self.n0)
 
+    def monomial_envelope(self, k: int, a: int) -> float:
+        r""":math:`\sup_{a' \ge a,\ a' \equiv k (2)} \mu_k(t^{a'})` on the sphere (M11).
+
+        The ratio :math:`\mu_k(t^{a+2})/\mu_k(t^a) = \frac{(a+1)(a+2)}{(a-k+2)(a+k+n)}`
+        is <= 1 once :math:`(n-1)a \ge (k-2)(k+n) + 2`, so the supremum is a
+        finite maximum.
+        """
+        n = self.n0
+        a = max(a, k)
+        if (a - k) % 2:
+            a += 1
+        turn = max(a, -(-((k - 2) * (k + n) + 2) // (n - 1)) + 2)
+        return max(float(sphere_monomial_eigenvalue(k, b, n)) for b in range(a, turn + 1, 2)) * (1 + 1e-12)
+
     def sample(self, N: int, seed: Any = None) -> np.ndarray:
         """N inputs of shape (d, n0), each patch uniform on the radius-sqrt(n0) sphere."""
         N = _check_positive_int(N, "N (number of samples)")
@@ -194,6 +242,28 @@ class ProductHypercube(Domain):
 
     def max_patch_degree(self) -> int:
         return self.n0
+
+    def monomial_envelope(self, k: int, a: int) -> float:
+        r""":math:`\sup_{a' \ge a,\ a' \equiv k (2)} \mu_k(t^{a'})` on the hypercube (M12).
+
+        :math:`\mu_k(t^a) = \nu_k(0) + (-1)^a \nu_k(n) + R(a)` with
+        :math:`|R(a)| \le \sum_{0<j<n} |\nu_k(j)| (1 - 2/n)^a`; the maximum of the
+        first values and the limit plus that remainder bound the supremum.
+        """
+        n = self.n0
+        if k > n:
+            return 0.0
+        a = max(a, k)
+        if (a - k) % 2:
+            a += 1
+        nu = [float(v) for v in hypercube_signed_measure(k, n)]
+        if n == 1:
+            return abs(nu[0] + (-1) ** a * nu[1])
+        horizon = a + 400
+        inner = sum(abs(v) for v in nu[1:-1])
+        limit = nu[0] + (-1) ** k * nu[-1] + inner * (1 - 2 / n) ** horizon
+        head = max(float(hypercube_monomial_eigenvalue(k, b, n)) for b in range(a, horizon + 1, 2))
+        return max(head, limit) * (1 + 1e-12)
 
     def sample(self, N: int, seed: Any = None) -> np.ndarray:
         """N inputs of shape (d, n0) with independent uniform signs."""

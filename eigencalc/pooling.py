@@ -48,6 +48,7 @@ import numpy as np
 import sympy
 
 from .domains import Domain
+from .reports import Tabular
 
 __all__ = ["PooledSpectrum", "PooledEntry", "pooled_spectrum", "canonical_rotation", "pooling_symbol"]
 
@@ -174,7 +175,7 @@ def orbit_multiplicity(r: tuple, j: int, patch_multiplicity) -> int:
     return rounded
 
 
-class PooledSpectrum:
+class PooledSpectrum(Tabular):
     r"""Eigenvalues :math:`\lambda(r, j) = d\hat a(j)\bar\lambda(r)` of a pooled network (section 6)."""
 
     def __init__(self, net, domain: Domain, kind: str, max_frequency: int, twin_spectrum, readout: str, window):
@@ -260,21 +261,28 @@ class PooledSpectrum:
 
     def entries(self) -> list:
         """Nonzero eigenvalues by (orbit representative r, Fourier index j), |r| <= max_frequency."""
-        return self._entries
+        from .spectra import SpectrumTable
+
+        return SpectrumTable(self._entries)
+
+    _latex_bounds = {"eigenvalue": "error_bound"}
+
+    def rows(self) -> list:
+        return self.entries().rows()
 
     def classes(self) -> list:
-        from .spectra import SpectrumClass
+        from .spectra import SpectrumClass, SpectrumTable
 
         groups: dict = {}
         for e in self.entries():
             groups.setdefault((e.frequency, e.space), []).append(e)
-        return [
+        return SpectrumTable(
             SpectrumClass(
                 f, s, min(float(e.eigenvalue) for e in es), max(float(e.eigenvalue) for e in es),
                 sum(e.multiplicity for e in es), len(es), max(float(e.error_bound) for e in es),
             )
             for (f, s), es in sorted(groups.items())
-        ]
+        )
 
     def __repr__(self) -> str:
         return f"PooledSpectrum({self.kind}, {self.domain!r}, readout={self.readout!r}, window={self.window})"

@@ -43,9 +43,10 @@ import numpy as np
 import sympy
 
 from . import _tree
+from .reports import Tabular
 from .domains import Domain, ProductHypercube, ProductSphere, hypercube_signed_measure
 
-__all__ = ["Spectrum", "SpectrumEntry", "SpectrumClass", "spectrum"]
+__all__ = ["Spectrum", "SpectrumEntry", "SpectrumClass", "SpectrumTable", "spectrum"]
 
 _KINDS = ("nngp", "ntk")
 _ENUMERATION_LIMIT = 2**20
@@ -84,6 +85,17 @@ class SpectrumClass:
     max_error_bound: float
 
 
+class SpectrumTable(list, Tabular):
+    """A list of :class:`SpectrumEntry` or :class:`SpectrumClass` rows with table output."""
+
+    _latex_bounds = {"eigenvalue": "error_bound", "max_eigenvalue": "max_error_bound"}
+
+    def rows(self) -> list:
+        from dataclasses import asdict
+
+        return [asdict(row) for row in self]
+
+
 def _check_kind(kind: Any) -> str:
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
@@ -98,7 +110,7 @@ def _to_float(value) -> float:
     return float(value)
 
 
-class Spectrum:
+class Spectrum(Tabular):
     r"""Eigenvalues :math:`\lambda(r)` of a network kernel on a product domain (M14–M19).
 
     Build with :func:`spectrum`.  Values are exact ``sympy.Rational`` when the
@@ -239,17 +251,33 @@ class Spectrum:
         return self._series.exact and self._series.tail_bound == 0
 
     def error_bound(self, r: Any):
-        r"""Bound on :math:`|\lambda(r) - \text{eigenvalue}(r)|`: tail/mult(r) (M16), or float rounding."""
+        r"""Proven bound on :math:`|\lambda(r) - \text{eigenvalue}(r)|`.
+
+        ``tree``: every dropped monomial of the centred recursion has total
+        degree > P, except those lost by truncating the dual series (mass
+        ``low_degree_slack``); with :math:`M(r, D) \ge \prod_i \mu_{r_i}(t^{\alpha_i})`
+        over :math:`|\alpha| \ge D` (:meth:`Domain.degree_envelope`),
+
+        .. math:: |\lambda - \lambda_P| \le T\, M(r, P+1) + S\, M(r, 0),
+
+        and never more than :math:`(T + S)/\mathrm{mult}(r)` (M16).  ``series``:
+        tail / mult(r).  ``enumeration``: float rounding (the Krawtchouk weights
+        have total variation <= 1).
+        """
         r = self._index(r)
         mult = self.domain.multiplicity(r)
         if self.method == "enumeration":
-            # Sum of |nu| over the grid is <= 1 (Cauchy–Schwarz with Krawtchouk orthogonality),
-            # so the error is the kernel's float error (~1e-14 relative after a few layers).
             return 1e-13 * abs(_to_float(self.total()))
-        tail = self._recursion.tail() if self.method == "tree" else self._series.tail_bound
-        if self.method == "tree":
-            tail = self._recursion.field.out(tail)
-        return tail / mult
+        if self.method == "series":
+            return self._series.tail_bound / mult
+        rec = self._recursion
+        tail, slack = rec.tail(), rec.low_degree_slack()
+        if rec.field.exact and tail == 0 and slack == 0:
+            return rec.field.out(rec.field.zero)
+        tail, slack = _to_float(tail), _to_float(slack)
+        crude = (tail + slack) / mult
+        refined = tail * self.domain.degree_envelope(r, self.max_power + 1) + slack * self.domain.degree_envelope(r, 0)
+        return min(crude, refined)
 
     def total(self):
         """K(1, ..., 1) = sum_r lambda(r) mult(r) (trace identity)."""
@@ -295,15 +323,21 @@ class Spectrum:
                     )
                 )
             out.sort(key=lambda e: (e.frequency, e.space, -_to_float(e.eigenvalue)))
-            self._entries = out
+            self._entries = SpectrumTable(out)
         return self._entries
+
+    _latex_bounds = {"eigenvalue": "error_bound"}
+
+    def rows(self) -> list:
+        """One dict per symmetry class (see :meth:`entries`)."""
+        return self.entries().rows()
 
     def classes(self) -> list:
         """Entries grouped by (frequency, space): eigenvalue range and total multiplicity."""
         groups: dict = {}
         for e in self.entries():
             groups.setdefault((e.frequency, e.space), []).append(e)
-        out = []
+        out = SpectrumTable()
         for (f, s), es in sorted(groups.items()):
             vals = [_to_float(e.eigenvalue) for e in es]
             out.append(
