@@ -28,12 +28,14 @@ __all__ = ["Tabular", "to_frame", "to_latex", "to_records", "format_number", "la
 
 
 def as_float(value: Any) -> float | Any:
-    """A float for any numeric value (sympy, mpmath, Fraction), other values unchanged."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    """A float for any non-integer numeric value (sympy, mpmath, Fraction); ints and text unchanged."""
+    if isinstance(value, (bool, int, str)) or value is None:
         return value
+    if isinstance(value, sympy.Integer):
+        return int(value)
     if isinstance(value, sympy.Basic):
         return float(sympy.N(value, 20)) if value.is_number else str(value)
-    if isinstance(value, (mpmath.mpf, Fraction, int, float)):
+    if isinstance(value, (mpmath.mpf, Fraction, float)):
         return float(value)
     try:
         return float(value)

@@ -20,14 +20,14 @@ def test_dual_table(capsys):
 def test_dual_json(capsys):
     assert main(["dual", "leaky_relu", "slope=1/10", "--kmax", "2", "--format", "json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["activation"] == "leaky_relu" and payload["exact"] is True
-    assert payload["dual_series"][1] == "121/400"
+    assert payload["parameters"]["activation"] == "leaky_relu"
+    assert payload["rows"][1]["coefficient"] == "121/400"
 
 
 def test_critical_json(capsys):
     assert main(["critical", "tanh", "--format", "json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["universality"] == "K*=0" and payload["C_W"] == "1"
+    assert payload["rows"][0]["universality"] == "K*=0" and payload["rows"][0]["C_W"] == "1"
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,66 @@ def test_bad_input_one_line_exit_2(argv, fragment):
 def test_module_help():
     proc = subprocess.run([sys.executable, "-m", "eigencalc", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "dual" in proc.stdout and "critical" in proc.stdout
+
+
+# ------------------------------------------------------------- spectrum & formats
+
+ARCH = "Conv(2, stride=2) Relu Conv(2, stride=2) Relu Flatten Dense"
+
+
+def _json_schema_ok(doc: dict) -> None:
+    """The documented JSON layout (README, 'JSON output'), checked by hand."""
+    assert set(doc) == {"schema", "eigencalc", "command", "parameters", "note", "rows"}
+    assert doc["schema"] == 1 and isinstance(doc["eigencalc"], str) and isinstance(doc["note"], str)
+    assert isinstance(doc["parameters"], dict) and isinstance(doc["rows"], list)
+    for row in doc["rows"]:
+        for key, value in row.items():
+            assert isinstance(key, str)
+            assert value is None or isinstance(value, (int, float, str, bool, list))
+
+
+def test_spectrum_json_schema_and_values(capsys):
+    argv = ["spectrum", "--arch", ARCH, "--domain", "hypercube", "--d", "4", "--n0", "2", "--max-frequency", "2", "--format", "json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    _json_schema_ok(doc)
+    assert doc["command"] == "spectrum" and doc["parameters"]["method"] == "enumeration"
+    first = doc["rows"][0]
+    assert first["r"] == [0, 0, 0, 0] and first["frequency"] == 0 and first["eigenvalue"] > 0
+
+
+def test_spectrum_classes_csv_and_latex(tmp_path, capsys):
+    out = tmp_path / "classes.tex"
+    argv = ["spectrum", "--arch", ARCH, "--domain", "sphere", "--d", "4", "--n0", "5", "--classes", "--format", "latex", "--output", str(out)]
+    assert main(argv) == 0
+    tex = out.read_text()
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert tex.count("{") == tex.count("}")
+    capsys.readouterr()
+    argv = ["spectrum", "--arch", ARCH, "--d", "4", "--n0", "5", "--classes", "--max-frequency", "2", "--format", "csv"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("frequency,space,min_eigenvalue")
+    # classes (frequency, space) up to frequency 2: (0,0), (1,2), (2,2), (2,3), (2,4)
+    assert [tuple(map(int, ln.split(",")[:2])) for ln in lines[1:]] == [(0, 0), (1, 2), (2, 2), (2, 3), (2, 4)]
+
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["spectrum", "--arch", "Conv(4 stride=4)", "--d", "4"], "column 8"),
+        (["spectrum", "--arch", "Relu Frob", "--d", "4"], "unknown layer 'Frob'"),
+        (["spectrum", "--arch", "Conv(8) Relu Flatten Dense", "--d", "4"], "filter"),
+        (["spectrum", "--arch", ARCH, "--d", "4", "--domain", "sphere", "--n0", "1"], "n0"),
+    ],
+)
+def test_spectrum_bad_input_one_line(argv, fragment):
+    proc = subprocess.run([sys.executable, "-m", "eigencalc", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+
+
+def test_demo_prints_class_tables(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "depth-3 tree CNN" in out and "MLP" in out and "proven bound" in out
