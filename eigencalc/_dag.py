@@ -37,11 +37,13 @@ __all__ = ["Program", "Step", "Node", "DagLayer", "Dag", "compile_network", "bui
 
 @dataclass(frozen=True)
 class Step:
-    """One register assignment ``dst <- layer(src...)``.
+    r"""One register assignment ``dst <- layer(src...)``.
 
     ``op`` is one of ``affine`` (Dense/Conv), ``activation``, ``flatten``,
     ``pool`` (GlobalAvgPool) and ``sum`` (FanInSum); ``index`` is the
     ``(width_out, q)`` window array of an affine step (:func:`conv_indices`).
+
+    .. math:: r_{dst} \leftarrow \mathcal K_{layer}(r_{src_1}, \dots)
     """
 
     layer: Layer
@@ -56,10 +58,12 @@ class Step:
 
 @dataclass(frozen=True)
 class Program:
-    """A compiled network: steps in order, register 0 is the input, ``output`` the result.
+    r"""A compiled network: steps in order, register 0 is the input, ``output`` the result.
 
     ``full`` is True when some ``GlobalAvgPool`` pools over more than one
     position (then position-pair covariances are needed, M4).
+
+    .. math:: r_{out} = \mathcal K_S \circ \dots \circ \mathcal K_1 (r_0), \qquad r_0 = (\Sigma^0, \Theta^0 = 0)
     """
 
     d: int
@@ -263,6 +267,9 @@ class Node:
     :math:`\Sigma_u = \sum_c w_c \Sigma_c + \text{bias}` with the ``weights``
     (floats) / ``exact_weights`` (sympy) below; ``bias`` is :math:`b_{std}^2`.
     ``receptive_field`` is the set of input patches the node depends on.
+
+    .. math:: \Sigma_u = \sum_c w_c \Sigma_c + b, \qquad
+              \Theta_u = \sum_c w_c \Theta_c + [\text{trainable}]\,\Sigma_u \quad \text{(M1, M2)}
     """
 
     id: int
@@ -285,7 +292,10 @@ class Node:
 
 @dataclass(frozen=True)
 class DagLayer:
-    """The nodes (by output position) that one layer application produced."""
+    r"""The nodes (by output position) that one layer application produced (section 1).
+
+    .. math:: \text{nodes}[o] = \text{id of output position } o
+    """
 
     index: int
     path: str
@@ -304,6 +314,13 @@ class Dag:
     ``output`` is the output node.  ``pooled`` is True when some node is a
     ``GlobalAvgPool`` over several positions (then the kernel is not a function
     of the per-patch correlations alone).
+
+    .. math:: K(x, y) = \Sigma_{\text{output}}(x, y), \qquad
+              \mathrm{rf}(u) = \textstyle\bigcup_{c \in \mathrm{ch}(u)} \mathrm{rf}(c)
+
+    >>> from eigencalc._layers import serial, Conv, Relu, Flatten, Dense
+    >>> serial(Conv(2), Relu(), Flatten(), Dense()).dag(3)
+    Dag(d=3, nodes=9, layers=4, output=8, pooled=False)
     """
 
     d: int
@@ -380,9 +397,11 @@ class Dag:
         return root, out
 
     def draw(self) -> str:
-        """A text drawing: one block per layer, one line per node.
+        r"""A text drawing: one block per layer, one line per node (section 1).
 
-        A line reads ``#id [pos] op <- child*weight + ... + bias  rf={patches}``.
+        A line reads ``#id [pos] op: #child*weight + ... + bias  rf={patches}``.
+
+        .. math:: \#u\ [o]:\ \textstyle\sum_c \#c \cdot w_c + b_u
         """
         lines = [repr(self), f"  input: patches #0..#{self.d - 1}"]
         for L in self.layers:
@@ -505,10 +524,19 @@ def _check_inputs(X: Any, name: str) -> np.ndarray:
     return X
 
 
-def kernel_fn(net: Layer, X: Any, Y: Any = None, kind: str = "nngp") -> np.ndarray:
+#: Pairs from which ``kernel_fn(engine="auto")`` hands over to the numba Gram (64 with pooling).
+NUMBA_PAIRS = 4096
+
+
+def kernel_fn(net: Layer, X: Any, Y: Any = None, kind: str = "nngp", engine: str = "auto") -> np.ndarray:
     r"""Gram matrix of raw inputs (M1–M4): :math:`K_{nm} = K(x_n, y_m)`, shape ``(N, M)``.
 
     .. math:: \Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0
+
+    ``engine``: ``"numpy"`` is the reference evaluator (vectorised per-layer
+    maps); ``"auto"`` hands large problems (>= ``NUMBA_PAIRS`` pairs, or 64
+    with pooling) to the jitted :func:`eigencalc.numerics.gram` when every
+    activation has a jitted closed form (same numbers to ~1e-15).
 
     >>> from eigencalc._layers import serial, Dense, Relu
     >>> float(kernel_fn(serial(Dense(), Relu(), Dense()), [[[1.0, 1.0]]])[0, 0])
@@ -522,7 +550,15 @@ def kernel_fn(net: Layer, X: Any, Y: Any = None, kind: str = "nngp") -> np.ndarr
             raise ValueError(
                 f"X and Y disagree: X has (d, n0) = {X.shape[1:]}, Y has (d, n0) = {Y.shape[1:]}"
             )
+    if engine not in ("auto", "numpy"):
+        raise ValueError(f"engine must be 'auto' or 'numpy', got {engine!r}")
     program = compile_network(net, X.shape[1])
+    pairs = X.shape[0] * (X.shape[0] if Y is None else Y.shape[0])
+    if engine == "auto" and (pairs >= NUMBA_PAIRS or (program.full and pairs >= 64)):
+        from . import numerics
+
+        if not numerics.unjitted_activations(net, X.shape[1]):
+            return numerics.gram(net, X, Y, kind)
     return evaluate_program(program, X, Y, kind)
 
 

@@ -87,7 +87,9 @@ PADDINGS = ("VALID", "CIRCULAR")
 
 
 def exact_real(value: Any, what: str) -> sympy.Expr:
-    """A real layer parameter as an exact sympy number (never parses user strings).
+    r"""A real layer parameter :math:`w \in \mathbb R` as an exact sympy number (never parses user strings).
+
+    .. math:: W_{std}^2,\ b_{std}^2 \in \mathbb Q \text{ (or sympy reals) in M1, M2}
 
     Integers, fractions and sympy numbers stay exact; a float is read as the
     shortest decimal that rounds to it (``0.1`` -> ``1/10``), the convention of
@@ -160,29 +162,43 @@ class Layer:
         See :class:`eigencalc._dag.Dag`: nodes by layer and position, children
         with averaging weights, receptive fields, the output node.  Raises
         ``ValueError`` naming the offending layer for invalid architectures.
+
+        .. math:: \Sigma_u = \sum_{c \in \mathrm{ch}(u)} w_{uc} \Sigma_c + b_u \ \text{(linear)}, \qquad
+                  \Sigma_u = E[\phi(u)\phi(v)] \ \text{(activation)}
+
+        >>> serial(Dense(), Relu(), Flatten(), Dense()).dag(3).nodes[3].children
+        (0,)
         """
         from ._dag import build_dag
 
         return build_dag(self, d)
 
-    def kernel_fn(self, X, Y=None, kind: str = "nngp") -> np.ndarray:
+    def kernel_fn(self, X, Y=None, kind: str = "nngp", engine: str = "auto") -> np.ndarray:
         r"""Gram matrix :math:`K(x_n, y_m)` of raw inputs, shape ``(N, M)`` (M1–M4).
 
-        ``X``: ``(N, d, n0)``, ``Y``: ``(M, d, n0)`` or None (then ``Y = X``).
-        Input covariances :math:`\Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle/n_0`;
-        inputs of any norm (per-position variances are tracked, M3).  Pure numpy,
-        float64; see :func:`evaluate_program`.
+        ``X``: ``(N, d, n0)``, ``Y``: ``(M, d, n0)`` or None (then ``Y = X``);
+        ``kind`` is ``"nngp"`` or ``"ntk"``.  Inputs of any norm: the per-position
+        variances are tracked (M3).  Pure numpy, float64; see :func:`evaluate_program`.
+
+        .. math:: \Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0
+
+        >>> float(Dense(W_std=2.0).kernel_fn([[[1.0, 1.0]]], kind="ntk")[0, 0])
+        4.0
         """
         from ._dag import kernel_fn
 
-        return kernel_fn(self, X, Y, kind)
+        return kernel_fn(self, X, Y, kind, engine)
 
     def kernel_of_correlations(self, t, kind: str = "nngp") -> np.ndarray:
         r""":math:`K(t_1, \dots, t_d)` for equal-norm patches, :math:`|x_i|^2 = n_0` (M1–M4).
 
-        ``t`` has shape ``(..., d)`` with :math:`t_i = \langle x_i, y_i\rangle/n_0
-        \in [-1, 1]`; the result has shape ``t.shape[:-1]``.  Evaluated node by
-        node on the DAG; pooling-free networks only.
+        ``t`` has shape ``(..., d)``; the result has shape ``t.shape[:-1]``.
+        Evaluated node by node on the DAG; pooling-free networks only.
+
+        .. math:: t_i = \langle x_i, y_i\rangle / n_0 \in [-1, 1]
+
+        >>> float(serial(Dense(), Relu(), Dense()).kernel_of_correlations([1.0]))
+        0.5
         """
         from ._dag import kernel_of_correlations
 
@@ -191,7 +207,13 @@ class Layer:
     def kernel_series(self, d: int, kind: str = "nngp", max_degree: int = 4, *, exact=None, dps: int = 30, dual_terms: int = 96):
         r"""Multivariate power series of :math:`K(t_1..t_d)` to total degree D, with tail bound (M15, M16).
 
-        See :func:`eigencalc._series.kernel_series`.
+        See :func:`eigencalc._series.kernel_series` for ``exact``, ``dps``, ``dual_terms``.
+
+        .. math:: K(t) = \sum_{|\alpha| \le D} c_\alpha t^\alpha + R(t), \quad
+                  |R| \le K(1, \dots, 1) - \sum_{|\alpha| \le D} c_\alpha
+
+        >>> serial(Dense(), Relu(), Dense()).kernel_series(1, "nngp", 1).coefficients
+        {(0,): 1/(2*pi), (1,): 1/4}
         """
         from ._series import kernel_series
 
@@ -487,7 +509,7 @@ class GlobalAvgPool(Layer):
 
 
 class Identity(Layer):
-    r"""Identity :math:`z = x`: kernels unchanged.
+    r"""Identity :math:`z = x`: kernels unchanged (section 1).
 
     .. math:: \Sigma' = \Sigma, \qquad \Theta' = \Theta
     """
@@ -499,7 +521,7 @@ class Identity(Layer):
 
 
 class FanOut(Layer):
-    r"""Fan-out into ``n`` identical streams (stax ``FanOut(num)``).
+    r"""Fan-out into ``n`` identical streams (stax ``FanOut(num)``; section 1).
 
     .. math:: (\Sigma, \Theta) \mapsto [(\Sigma, \Theta)] \times n
     """
@@ -517,7 +539,7 @@ class FanOut(Layer):
 
 
 class FanInSum(Layer):
-    r"""Sum of streams (stax ``FanInSum()``); kernels add, branches assumed independent.
+    r"""Sum of streams (stax ``FanInSum()``; section 1); kernels add, branches assumed independent.
 
     .. math:: \Sigma' = \sum_b \Sigma^{(b)}, \qquad \Theta' = \sum_b \Theta^{(b)}
 
@@ -541,7 +563,10 @@ def _check_layers(layers: Sequence, owner: str) -> tuple:
 
 
 class Serial(Layer):
-    r"""Composition :math:`f_L \circ \dots \circ f_1` of layers (stax ``serial``)."""
+    r"""Composition :math:`f_L \circ \dots \circ f_1` of layers (stax ``serial``; section 1).
+
+    .. math:: (\Sigma, \Theta) \mapsto \mathcal K_{f_L} \circ \dots \circ \mathcal K_{f_1}(\Sigma, \Theta)
+    """
 
     op = "serial"
 
@@ -556,7 +581,10 @@ class Serial(Layer):
 
 
 class Parallel(Layer):
-    r"""Branches applied to streams one to one (stax ``parallel``): :math:`[x_b] \mapsto [f_b(x_b)]`."""
+    r"""Branches applied to streams one to one (stax ``parallel``; section 1): :math:`[x_b] \mapsto [f_b(x_b)]`.
+
+    .. math:: [(\Sigma_b, \Theta_b)]_b \mapsto [\mathcal K_{f_b}(\Sigma_b, \Theta_b)]_b
+    """
 
     op = "parallel"
 
@@ -571,7 +599,7 @@ class Parallel(Layer):
 
 
 def serial(*layers: Layer) -> Serial:
-    r"""Compose layers left to right (stax ``serial``), e.g. a residual block.
+    r"""Compose layers left to right (stax ``serial``; section 1), e.g. a residual block.
 
     .. math:: \mathrm{serial}(f_1, \dots, f_L) = f_L \circ \dots \circ f_1
 
@@ -582,7 +610,7 @@ def serial(*layers: Layer) -> Serial:
 
 
 def parallel(*layers: Layer) -> Parallel:
-    r"""Apply ``layers[b]`` to stream ``b`` (stax ``parallel``); use after ``FanOut``.
+    r"""Apply ``layers[b]`` to stream ``b`` (stax ``parallel``; section 1); use after ``FanOut``.
 
     .. math:: \mathrm{parallel}(f_1, \dots, f_B)[x_1, \dots, x_B] = [f_1(x_1), \dots, f_B(x_B)]
     """
@@ -719,7 +747,10 @@ def sum_map(states: Sequence[tuple]):
 
 
 def input_covariances(X: np.ndarray, Y: np.ndarray, full: bool):
-    r""":math:`\Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0` for ``X (N, d, n0)``, ``Y (M, d, n0)``."""
+    r""":math:`\Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0` for ``X (N, d, n0)``, ``Y (M, d, n0)`` (section 1).
+
+    .. math:: \Sigma^0_{xy} = X Y^\top / n_0 \text{ per position pair (full) or per position (diagonal)}
+    """
     n0 = X.shape[-1]
     if full:
         sxy = np.einsum("nic,mjc->nmij", X, Y) / n0

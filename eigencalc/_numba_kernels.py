@@ -6,19 +6,16 @@ call the ``_*_jit(..., out)`` functions below; every one of them has a pure-nump
 twin there, used in the tests.
 
 The network is a *flat program* (see ``numerics._FlatProgram``): an ``int64``
-table ``ops`` with one row per step of :class:`eigencalc._dag.Program`
+table ``ops`` with one row per step of :class:`eigencalc._dag.Program`,
+columns ``(op, src, dst, width_in, width_out, c5, c6, c7)``:
 
-=========  =====  =====  =======  ========  ===================  ===========  ===============
-op         0      1      2        3         4                    5            6
-=========  =====  =====  =======  ========  ===================  ===========  ===============
-affine     OP     src    dst      width_in  width_out            index off.   filter q, then
-                                                                              param off. (col 7)
-activation OP     src    dst      width     width                act code     param off.,
-                                                                              variance slot (col 7)
-flatten    OP     src    dst      width_in  1
-pool       OP     src    dst      width_in  1
-sum        OP     \-     dst      width     width                source off.  n sources
-=========  =====  =====  =======  ========  ===================  ===========  ===============
+* affine (Dense/Conv, M1/M2): ``c5`` offset of its ``(width_out, q)`` window
+  array in ``idx``, ``c6`` the filter size q, ``c7`` offset of
+  ``(W_std^2, b_std^2)`` in the float parameters ``fp``;
+* activation (M3): ``c5`` activation code, ``c6`` offset of its parameters in
+  ``fp``, ``c7`` its slot in the per-input variance rows;
+* flatten / pool (M4): no extra columns (``width_out = 1``);
+* sum (FanInSum): ``c5`` offset of the source registers in ``srcs``, ``c6`` their number;
 
 and one interpreter, :func:`_run_ops`, that applies the kernel maps of M1–M4 to
 the state of *one* pair of inputs: per register the covariances
@@ -174,6 +171,85 @@ def _dual_values_jit(code, fp, q1, q2, c, kout, dkout):
 
 
 @njit(cache=True, error_model="numpy")
+def _activation_layer(code, fp, po, full, ntk, wi, sig, th, so, do, VX, ix, VY, iy, vo):
+    r"""One activation step on a pair state (M3): every position pair (``full``) or the diagonal.
+
+    .. math:: \Sigma'_{ij} = E[\phi(u)\phi(v)],\quad \Theta'_{ij} = \Theta_{ij} E[\phi'(u)\phi'(v)],\quad
+              (u, v) \sim N(0, [[q^x_i, \Sigma_{ij}], [\Sigma_{ij}, q^y_j]])
+
+    One loop per activation code, each calling :func:`_dual_pair` with a
+    compile-time constant code: LLVM then inlines it and drops the other
+    branches (about 3x faster than dispatching per element).
+    """
+    # positions j of row i: all of them (full) or j = i (diagonal mode)
+    span = wi if full else 1
+    i0 = 0 if full else 1
+    if code == ACT_ABRELU:
+        for i in range(wi):
+            for j in range(i0 * i, i0 * i + span):
+                e = i * wi + j if full else i
+                k, dk = _dual_pair(ACT_ABRELU, fp, po, VX[ix, vo + i], VY[iy, vo + j], sig[so + e], ntk)
+                sig[do + e] = k
+                if ntk:
+                    th[do + e] = th[so + e] * dk
+    elif code == ACT_STEP:
+        for i in range(wi):
+            for j in range(i0 * i, i0 * i + span):
+                e = i * wi + j if full else i
+                k, dk = _dual_pair(ACT_STEP, fp, po, VX[ix, vo + i], VY[iy, vo + j], sig[so + e], ntk)
+                sig[do + e] = k
+                if ntk:
+                    th[do + e] = th[so + e] * dk
+    elif code == ACT_ERF:
+        for i in range(wi):
+            for j in range(i0 * i, i0 * i + span):
+                e = i * wi + j if full else i
+                k, dk = _dual_pair(ACT_ERF, fp, po, VX[ix, vo + i], VY[iy, vo + j], sig[so + e], ntk)
+                sig[do + e] = k
+                if ntk:
+                    th[do + e] = th[so + e] * dk
+    elif code == ACT_SIN:
+        for i in range(wi):
+            for j in range(i0 * i, i0 * i + span):
+                e = i * wi + j if full else i
+                k, dk = _dual_pair(ACT_SIN, fp, po, VX[ix, vo + i], VY[iy, vo + j], sig[so + e], ntk)
+                sig[do + e] = k
+                if ntk:
+                    th[do + e] = th[so + e] * dk
+    elif code == ACT_COS:
+        for i in range(wi):
+            for j in range(i0 * i, i0 * i + span):
+                e = i * wi + j if full else i
+                k, dk = _dual_pair(ACT_COS, fp, po, VX[ix, vo + i], VY[iy, vo + j], sig[so + e], ntk)
+                sig[do + e] = k
+                if ntk:
+                    th[do + e] = th[so + e] * dk
+    elif code == ACT_EXP:
+        for i in range(wi):
+            for j in range(i0 * i, i0 * i + span):
+                e = i * wi + j if full else i
+                k, dk = _dual_pair(ACT_EXP, fp, po, VX[ix, vo + i], VY[iy, vo + j], sig[so + e], ntk)
+                sig[do + e] = k
+                if ntk:
+                    th[do + e] = th[so + e] * dk
+    elif code == ACT_POLY:
+        for i in range(wi):
+            for j in range(i0 * i, i0 * i + span):
+                e = i * wi + j if full else i
+                k, dk = _dual_pair(ACT_POLY, fp, po, VX[ix, vo + i], VY[iy, vo + j], sig[so + e], ntk)
+                sig[do + e] = k
+                if ntk:
+                    th[do + e] = th[so + e] * dk
+    else:
+        for i in range(wi):
+            for j in range(i0 * i, i0 * i + span):
+                e = i * wi + j if full else i
+                sig[do + e] = np.nan
+                if ntk:
+                    th[do + e] = np.nan
+
+
+@njit(cache=True, error_model="numpy")
 def _run_ops(ops, idx, srcs, fp, reg_off, full, ntk, sig, th, VX, ix, VY, iy, self_mode):
     r"""Apply the flat program to one pair state in place (M1–M4); register 0 must be filled.
 
@@ -233,20 +309,7 @@ def _run_ops(ops, idx, srcs, fp, reg_off, full, ntk, sig, th, VX, ix, VY, iy, se
             if self_mode:
                 for i in range(wi):
                     VX[ix, vo + i] = sig[so + i * wi + i] if full else sig[so + i]
-            if full:
-                for i in range(wi):
-                    for j in range(wi):
-                        e = i * wi + j
-                        k, dk = _dual_pair(code, fp, po, VX[ix, vo + i], VY[iy, vo + j], sig[so + e], ntk)
-                        sig[do + e] = k
-                        if ntk:
-                            th[do + e] = th[so + e] * dk
-            else:
-                for i in range(wi):
-                    k, dk = _dual_pair(code, fp, po, VX[ix, vo + i], VY[iy, vo + i], sig[so + i], ntk)
-                    sig[do + i] = k
-                    if ntk:
-                        th[do + i] = th[so + i] * dk
+            _activation_layer(code, fp, po, full, ntk, wi, sig, th, so, do, VX, ix, VY, iy, vo)
         elif op == OP_FLATTEN:
             acc = 0.0
             acct = 0.0
@@ -306,15 +369,34 @@ def _input_covariance(X, n, Y, m, full, sig):
             sig[i] = acc / n0
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def _self_variances_jit(ops, idx, srcs, fp, reg_off, n_scratch, full, X, out):
-    r"""Per input x, the variances :math:`\Sigma_{ii}(x, x)` entering every activation (M3), into ``out[n]``."""
-    N = X.shape[0]
-    for n in prange(N):
-        sig = np.empty(n_scratch)
-        th = np.empty(1)
+# --------------------------------------------------------------------------
+# Drivers.  Each ``*_chunk`` function is serial and handles a contiguous range;
+# the ``*_jit`` wrapper runs chunks in parallel (prange).  The Python wrappers
+# call a chunk function directly for small problems: a parallel region costs a
+# thread wake-up per call, which dominates small inputs on a loaded machine.
+# --------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy")
+def _self_variances_chunk(ops, idx, srcs, fp, reg_off, n_scratch, full, X, a, b, out):
+    r"""Inputs ``a <= n < b``: the variances :math:`\Sigma_{ii}(x_n, x_n)` entering every activation (M3), into ``out[n]``."""
+    sig = np.empty(n_scratch)
+    th = np.empty(1)
+    for n in range(a, b):
         _input_covariance(X, n, X, n, full, sig)
         _run_ops(ops, idx, srcs, fp, reg_off, full, False, sig, th, out, n, out, n, True)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _self_variances_jit(ops, idx, srcs, fp, reg_off, n_scratch, full, X, n_chunks, out):
+    """:func:`_self_variances_chunk` over all inputs, ``n_chunks`` chunks in parallel."""
+    N = X.shape[0]
+    size = (N + n_chunks - 1) // n_chunks
+    for ch in prange(n_chunks):
+        a = ch * size
+        b = min(a + size, N)
+        if a < b:
+            _self_variances_chunk(ops, idx, srcs, fp, reg_off, n_scratch, full, X, a, b, out)
 
 
 @njit(cache=True)
@@ -332,119 +414,159 @@ def _triangle_row(p, N):
     return lo
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def _gram_jit(ops, idx, srcs, fp, reg_off, n_scratch, out_off, full, ntk, X, Y, VX, VY, mode, p0, p1, n_chunks, out):
-    r"""Kernel values of the pairs ``p0 <= p < p1`` (in ``mode`` order) into ``out`` (M1–M4).
+@njit(cache=True, error_model="numpy")
+def _gram_chunk(ops, idx, srcs, fp, reg_off, n_scratch, out_off, full, ntk, X, Y, VX, VY, mode, a, b, out):
+    r"""Kernel values of the pairs ``a <= p < b`` (in ``mode`` order) into ``out`` (M1–M4).
 
     .. math:: \text{out}[i, j] = \Sigma_{\text{out}}(x_i, y_j)\ (\text{nngp})\ \text{or}\ \Theta_{\text{out}}(x_i, y_j)\ (\text{ntk})
 
-    Parallel over ``n_chunks`` contiguous chunks of pairs; each chunk owns its
-    scratch (O(registers x positions)), so memory is O(N M + threads x scratch).
+    The chunk owns its scratch (O(registers x positions)).
     """
     M = Y.shape[0]
     N = X.shape[0]
-    total = p1 - p0
-    size = (total + n_chunks - 1) // n_chunks
-    for ch in prange(n_chunks):
-        a = p0 + ch * size
-        b = min(a + size, p1)
-        if a >= b:
-            continue
-        sig = np.empty(n_scratch)
-        th = np.empty(n_scratch if ntk else 1)
-        w0 = reg_off[1] if reg_off.size > 1 else n_scratch
+    sig = np.empty(n_scratch)
+    th = np.empty(n_scratch if ntk else 1)
+    w0 = reg_off[1] if reg_off.size > 1 else n_scratch
+    if mode == MODE_RECT:
+        i = a // M
+        j = a % M
+    elif mode == MODE_TRIANGLE:
+        i = _triangle_row(a, N)
+        j = i + (a - (i * N - (i * (i - 1)) // 2))
+    else:
+        i = a
+        j = a
+    for p in range(a, b):
+        _input_covariance(X, i, Y, j, full, sig)
+        if ntk:
+            for e in range(w0):
+                th[e] = 0.0
+        _run_ops(ops, idx, srcs, fp, reg_off, full, ntk, sig, th, VX, i, VY, j, False)
+        v = th[out_off] if ntk else sig[out_off]
         if mode == MODE_RECT:
-            i = a // M
-            j = a % M
-        elif mode == MODE_TRIANGLE:
-            i = _triangle_row(a, N)
-            j = i + (a - (i * N - (i * (i - 1)) // 2))
-        else:
-            i = a
-            j = a
-        for p in range(a, b):
-            _input_covariance(X, i, Y, j, full, sig)
-            if ntk:
-                for e in range(w0):
-                    th[e] = 0.0
-            _run_ops(ops, idx, srcs, fp, reg_off, full, ntk, sig, th, VX, i, VY, j, False)
-            v = th[out_off] if ntk else sig[out_off]
-            if mode == MODE_RECT:
-                out[i, j] = v
-                j += 1
-                if j == M:
-                    j = 0
-                    i += 1
-            elif mode == MODE_TRIANGLE:
-                out[i, j] = v
-                out[j, i] = v
-                j += 1
-                if j == N:
-                    i += 1
-                    j = i
-            else:
-                out[i, 0] = v
+            out[i, j] = v
+            j += 1
+            if j == M:
+                j = 0
                 i += 1
-                j += 1
+        elif mode == MODE_TRIANGLE:
+            out[i, j] = v
+            out[j, i] = v
+            j += 1
+            if j == N:
+                i += 1
+                j = i
+        else:
+            out[i, 0] = v
+            i += 1
+            j += 1
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _correlations_jit(ops, idx, srcs, fp, reg_off, n_scratch, out_off, ntk, T, V, out):
-    r""":math:`K(t_1, \dots, t_d)` for equal-norm patches at the rows of ``T`` (pooling-free; M1–M4).
+def _gram_jit(ops, idx, srcs, fp, reg_off, n_scratch, out_off, full, ntk, X, Y, VX, VY, mode, p0, p1, n_chunks, out):
+    """:func:`_gram_chunk` over the pairs ``p0 <= p < p1`` in ``n_chunks`` contiguous chunks, in parallel.
+
+    Memory is O(N M) for ``out`` plus one scratch per chunk.
+    """
+    size = (p1 - p0 + n_chunks - 1) // n_chunks
+    for ch in prange(n_chunks):
+        a = p0 + ch * size
+        b = min(a + size, p1)
+        if a < b:
+            _gram_chunk(ops, idx, srcs, fp, reg_off, n_scratch, out_off, full, ntk, X, Y, VX, VY, mode, a, b, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _correlations_chunk(ops, idx, srcs, fp, reg_off, n_scratch, out_off, ntk, T, V, a, b, out):
+    r""":math:`K(t_1, \dots, t_d)` for equal-norm patches at rows ``a <= r < b`` of ``T`` (pooling-free; M1–M4).
 
     Register 0 is :math:`\Sigma^0_{ii} = t_i`; ``V[0]`` are the variances of the self run at t = 1.
     """
-    R = T.shape[0]
     d = T.shape[1]
-    n_chunks = min(R, 64)
+    sig = np.empty(n_scratch)
+    th = np.empty(n_scratch if ntk else 1)
+    for r in range(a, b):
+        for i in range(d):
+            sig[i] = T[r, i]
+            if ntk:
+                th[i] = 0.0
+        _run_ops(ops, idx, srcs, fp, reg_off, False, ntk, sig, th, V, 0, V, 0, False)
+        out[r] = th[out_off] if ntk else sig[out_off]
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _correlations_jit(ops, idx, srcs, fp, reg_off, n_scratch, out_off, ntk, T, V, n_chunks, out):
+    """:func:`_correlations_chunk` over all rows of ``T``, in parallel."""
+    R = T.shape[0]
     size = (R + n_chunks - 1) // n_chunks
     for ch in prange(n_chunks):
         a = ch * size
         b = min(a + size, R)
-        sig = np.empty(n_scratch)
-        th = np.empty(n_scratch if ntk else 1)
-        for r in range(a, b):
-            for i in range(d):
-                sig[i] = T[r, i]
-                if ntk:
-                    th[i] = 0.0
-            _run_ops(ops, idx, srcs, fp, reg_off, False, ntk, sig, th, V, 0, V, 0, False)
-            out[r] = th[out_off] if ntk else sig[out_off]
+        if a < b:
+            _correlations_chunk(ops, idx, srcs, fp, reg_off, n_scratch, out_off, ntk, T, V, a, b, out)
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def _walsh_values_jit(ops, idx, srcs, fp, reg_off, n_scratch, out_off, ntk, d, n0, u0, u1, V, out):
-    r"""K at the sign patterns :math:`z = x \circ y \in \{-1,1\}^{d n_0}`, ``u0 <= u < u1`` (M12, M17).
+@njit(cache=True, error_model="numpy")
+def _walsh_values_chunk(ops, idx, srcs, fp, reg_off, n_scratch, out_off, ntk, d, n0, a, b, V, out):
+    r"""K at the sign patterns :math:`z = x \circ y \in \{-1,1\}^{d n_0}`, ``a <= u < b`` (M12, M17).
 
     Bit :math:`i n_0 + c` of u set means :math:`z_{ic} = -1`; then
     :math:`t_i = (n_0 - 2\,\#\{c: \text{bit } i n_0 + c\})/n_0` and ``out[u] = K(t)``.
     """
-    total = u1 - u0
-    n_chunks = min(total, 256)
-    size = (total + n_chunks - 1) // n_chunks
     mask = (1 << n0) - 1
+    sig = np.empty(n_scratch)
+    th = np.empty(n_scratch if ntk else 1)
+    for u in range(a, b):
+        for i in range(d):
+            bits = (u >> (i * n0)) & mask
+            cnt = 0
+            while bits:
+                bits &= bits - 1
+                cnt += 1
+            sig[i] = (n0 - 2 * cnt) / n0
+            if ntk:
+                th[i] = 0.0
+        _run_ops(ops, idx, srcs, fp, reg_off, False, ntk, sig, th, V, 0, V, 0, False)
+        out[u] = th[out_off] if ntk else sig[out_off]
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _walsh_values_jit(ops, idx, srcs, fp, reg_off, n_scratch, out_off, ntk, d, n0, u0, u1, V, n_chunks, out):
+    """:func:`_walsh_values_chunk` over ``u0 <= u < u1``, in parallel."""
+    size = (u1 - u0 + n_chunks - 1) // n_chunks
     for ch in prange(n_chunks):
         a = u0 + ch * size
         b = min(a + size, u1)
-        sig = np.empty(n_scratch)
-        th = np.empty(n_scratch if ntk else 1)
-        for u in range(a, b):
-            for i in range(d):
-                bits = (u >> (i * n0)) & mask
-                cnt = 0
-                while bits:
-                    bits &= bits - 1
-                    cnt += 1
-                sig[i] = (n0 - 2 * cnt) / n0
-                if ntk:
-                    th[i] = 0.0
-            _run_ops(ops, idx, srcs, fp, reg_off, False, ntk, sig, th, V, 0, V, 0, False)
-            out[u] = th[out_off] if ntk else sig[out_off]
+        if a < b:
+            _walsh_values_chunk(ops, idx, srcs, fp, reg_off, n_scratch, out_off, ntk, d, n0, a, b, V, out)
+
+
+_FWHT_BLOCK = 4096
+
+
+@njit(cache=True)
+def _fwht_block(a, base, block):
+    r"""All butterfly stages with stride < ``block`` inside ``a[base : base + block]`` (cache-resident)."""
+    h = 1
+    while h < block:
+        for start in range(base, base + block, 2 * h):
+            for j in range(start, start + h):
+                x = a[j]
+                y = a[j + h]
+                a[j] = x + y
+                a[j + h] = x - y
+        h *= 2
+
+
+@njit(cache=True)
+def _fwht_serial(a):
+    r"""In-place unnormalised fast Walsh–Hadamard transform (M17), serial: :math:`a_S \leftarrow \sum_u a_u (-1)^{|S \cap u|}`."""
+    _fwht_block(a, 0, a.size)
 
 
 @njit(parallel=True, cache=True)
 def _fwht_jit(a):
-    r"""In-place unnormalised fast Walsh–Hadamard transform (M17), O(n log n).
+    r"""In-place unnormalised fast Walsh–Hadamard transform (M17), O(n log n), parallel.
 
     .. math:: a_S \leftarrow \sum_u a_u (-1)^{|S \cap u|}
 
@@ -452,19 +574,9 @@ def _fwht_jit(a):
     over blocks); the larger strides run in parallel over butterflies.
     """
     n = a.size
-    block = 4096 if n > 4096 else n
-    nblocks = n // block
-    for blk in prange(nblocks):
-        base = blk * block
-        h = 1
-        while h < block:
-            for start in range(base, base + block, 2 * h):
-                for j in range(start, start + h):
-                    x = a[j]
-                    y = a[j + h]
-                    a[j] = x + y
-                    a[j + h] = x - y
-            h *= 2
+    block = _FWHT_BLOCK if n > _FWHT_BLOCK else n
+    for blk in prange(n // block):
+        _fwht_block(a, blk * block, block)
     h = block
     half = n // 2
     while h < n:

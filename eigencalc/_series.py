@@ -193,10 +193,6 @@ def _mul(A: list, B: list, D: int, dom) -> list:
     return _finish(acc, dom)
 
 
-def _is_constant(S: list) -> bool:
-    return not any(S[1:])
-
-
 # --------------------------------------------------------------------------
 # Taylor coefficients of dual activations at r0
 # --------------------------------------------------------------------------
@@ -262,6 +258,7 @@ class _Value:
     theta: list | None
     q: Any  # Sigma_u(1..1), the node variance
     theta1: Any  # Theta_u(1..1)
+    depends: bool = True  # the (untruncated) kernel depends on t (False only through W_std = 0)
 
 
 class _Expander:
@@ -314,7 +311,7 @@ class _Expander:
             S = _empty(D)
             if D >= 1:
                 S[1][(0,)] = dom.one
-            return _Value(S, _empty(D) if self.ntk else None, dom.one, dom.zero)
+            return _Value(S, _empty(D) if self.ntk else None, dom.one, dom.zero, True)
         kids = [self.values[self.node_sid[c]] for c in n.children]
         if n.op == "activation":
             return self.activation(n, kids[0])
@@ -329,11 +326,14 @@ class _Expander:
             if n.trainable:
                 parts.append((dom.one, sigma, tuple(range(len(self.node_leaves[n.id])))))
             theta = _linear(parts, dom.zero, D, dom)
-        return _Value(sigma, theta, q, theta1)
+        depends = any(k.depends and not dom.is_zero(w) for w, k in zip(weights, kids))
+        return _Value(sigma, theta, q, theta1, depends)
 
     def activation(self, n, kid: _Value) -> _Value:
         dom, D, act = self.dom, self.D, n.activation
         where = self.where(n)
+        if dom.exact and not act.exact:
+            raise _NeedsNumeric(f"{where}: {act.name} has no exact Hermite coefficients (quadrature only)")
         q = kid.q
         if dom.is_zero(q):
             raise ValueError(f"{where}: its input has variance 0 (W_std = b_std = 0?); activations need > 0")
@@ -341,13 +341,13 @@ class _Expander:
             q_act = dom.num(act.second_moment(q if dom.exact else dom.sympy_real(q)))
             dq = act.derivative_second_moment(q if dom.exact else dom.sympy_real(q)) if self.ntk else None
         theta1 = dom.mul(kid.theta1, dom.num(dq)) if self.ntk and not dom.is_zero(kid.theta1) else dom.zero
-        if _is_constant(kid.sigma):
+        if not kid.depends:
             # Sigma_c is the constant q: rho = 1 everywhere, phi_hat(1) = E[phi^2], phi_hat'(1)/q = E[phi'^2].
             sigma = _linear([], q_act, D, dom)
             theta = None
             if self.ntk:
                 theta = _linear([(dom.num(dq), kid.theta, None)], dom.zero, D, dom) if any(kid.theta) else _empty(D)
-            return _Value(sigma, theta, q_act, theta1)
+            return _Value(sigma, theta, q_act, theta1, False)
         if dom.exact and self.auto and not (q.is_Rational and all(c.is_Rational for level in kid.sigma for c in level.values())):
             raise _NeedsNumeric(
                 f"{where}: the input of {act.name} has irrational exact coefficients (nested closed-form "
@@ -413,7 +413,10 @@ class KernelSeries:
         )
 
     def coefficient(self, alpha) -> Any:
-        """:math:`c_\\alpha` (zero when absent)."""
+        r""":math:`c_\alpha` for an exponent tuple :math:`\alpha` of length d (zero when absent; M15).
+
+        .. math:: c_\alpha = \frac{\partial^\alpha K(0)}{\alpha!}
+        """
         alpha = tuple(int(a) for a in alpha)
         if len(alpha) != self.d:
             raise ValueError(f"exponent must have length d = {self.d}, got {alpha}")
@@ -421,12 +424,18 @@ class KernelSeries:
 
     @property
     def tail_bound_float(self) -> float:
-        """``tail_bound`` as a float (rounded up slightly)."""
+        r"""``tail_bound`` as a float, rounded up by a few ulps of ``total`` (M16).
+
+        .. math:: \overline{\epsilon} = K(1..1) - \textstyle\sum_\alpha c_\alpha + 4u\,K(1..1)
+        """
         value = float(self.tail_bound) if not self.exact else float(sympy.N(self.tail_bound, 30))
         return value + 4e-16 * abs(float(sympy.N(self.total, 20)) if self.exact else float(self.total))
 
     def by_degree(self) -> list:
-        """``[{alpha: c}]`` grouped by total degree 0..D."""
+        r"""``[{alpha: c}]`` grouped by total degree :math:`|\alpha| = 0..D` (M18 frequency).
+
+        .. math:: K_k(t) = \sum_{|\alpha| = k} c_\alpha t^\alpha
+        """
         out = [{} for _ in range(self.max_degree + 1)]
         for alpha, c in self.coefficients.items():
             out[sum(alpha)][alpha] = c
@@ -462,7 +471,10 @@ class KernelSeries:
         return sympy.symbols(f"t1:{self.d + 1}", real=True)
 
     def as_poly(self) -> sympy.Poly:
-        """The truncated series as a sympy ``Poly`` in ``t1 .. td`` (Float coefficients unless exact)."""
+        r"""The truncated series as a sympy ``Poly`` in ``t1 .. td`` (Float coefficients unless exact; M15).
+
+        .. math:: \sum_{|\alpha| \le D} c_\alpha\, t_1^{\alpha_1} \cdots t_d^{\alpha_d}
+        """
         gens = self.symbols()
         terms = {}
         for alpha, c in self.coefficients.items():
@@ -472,7 +484,10 @@ class KernelSeries:
         return sympy.Poly.from_dict(terms, *gens, domain="EX" if self.exact else sympy.RealField(prec=int(self.dps * 3.33) + 1))
 
     def univariate(self) -> list:
-        """``[c_0, ..., c_D]`` for ``d = 1``."""
+        r"""``[c_0, ..., c_D]`` for ``d = 1`` (an MLP; M6 composed).
+
+        .. math:: K(t) \approx \sum_{k \le D} c_k t^k
+        """
         if self.d != 1:
             raise ValueError(f"univariate() needs d = 1, this series has d = {self.d}")
         return [self.coefficient((k,)) for k in range(self.max_degree + 1)]

@@ -1013,10 +1013,10 @@ def activation(spec: str | sympy.Expr | Activation, **params) -> Activation:
     tanh, sigmoid, gelu, swish`` (alias ``silu``), ``softplus, sin, cos, exp,
     monomial(degree), polynomial(coeffs)`` (ascending powers).
 
-    >>> activation("relu").hermite(2)
-    sqrt(pi)/(2*pi)
-    >>> activation("monomial", degree=2).dual_expr()
-    rho**2 + 1
+    >>> activation("relu").hermite(2) == 1 / (2 * sympy.sqrt(sympy.pi))
+    True
+    >>> activation("monomial", degree=2).dual_expr()  # x^2 = He_2 + 1: a_0 = 1, a_2 = sqrt(2)
+    2*rho**2 + 1
     """
     if isinstance(spec, Activation):
         if params:

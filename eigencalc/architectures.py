@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ._dag import Dag, DagLayer, Node, Program, Step as ProgramStep, build_dag, compile_network
+from ._dag import Dag, DagLayer, Node, build_dag, compile_network
 from ._layers import (
     Abs,
     Conv,
@@ -159,16 +159,31 @@ class MLP(Serial):
 
     @property
     def activation(self) -> Activation:
-        """The hidden activation :math:`\\phi`."""
+        r"""The hidden activation :math:`\phi` (M5).
+
+        .. math:: \phi = \sum_k a_k h_k
+        """
         return self.act_layer.activation
 
     # ----- numeric kernels in t --------------------------------------------------
     def nngp(self, t_) -> np.ndarray:
-        r"""NNGP :math:`\Sigma_{L+1}(t)` for unit-variance inputs, vectorised over ``t`` (float64)."""
+        r"""NNGP :math:`\Sigma_{L+1}(t)` for unit-variance inputs, vectorised over ``t`` (float64; M1, M3).
+
+        .. math:: \Sigma_{l+1} = W^2 \hat\phi_{q_l}(\Sigma_l / q_l) + b^2
+
+        >>> float(mlp(1, "relu").nngp(0.0)) == 1 / (2 * np.pi)
+        True
+        """
         return self.kernel_of_correlations(np.asarray(t_, dtype=float)[..., None], "nngp")
 
     def ntk(self, t_) -> np.ndarray:
-        r"""NTK :math:`\Theta_{L+1}(t)` for unit-variance inputs, vectorised over ``t`` (float64)."""
+        r"""NTK :math:`\Theta_{L+1}(t)` for unit-variance inputs, vectorised over ``t`` (float64; M2, M3).
+
+        .. math:: \Theta_{l+1} = W^2 \Theta_l\, \hat\phi_{q_l}'(\Sigma_l / q_l)/q_l + \Sigma_{l+1}
+
+        >>> float(mlp(1, "relu").ntk(1.0))
+        1.0
+        """
         return self.kernel_of_correlations(np.asarray(t_, dtype=float)[..., None], "ntk")
 
     # ----- closed forms --------------------------------------------------------------
@@ -211,9 +226,14 @@ class MLP(Serial):
 
     # ----- power series ---------------------------------------------------------------
     def series(self, kind: str = "nngp", max_degree: int = 8, **options) -> KernelSeries:
-        r"""Power series :math:`\sum_{k \le D} c_k t^k` with the M16 tail bound (``d = 1``).
+        r"""Power series :math:`\sum_{k \le D} c_k t^k` with the M16 tail bound (``d = 1``; M6, M16).
 
         See :func:`eigencalc._series.kernel_series` for ``exact``, ``dps``, ``dual_terms``.
+
+        .. math:: |K(t) - \textstyle\sum_{k \le D} c_k t^k| \le K(1) - \sum_{k \le D} c_k
+
+        >>> mlp(1, "erf").series("nngp", 3).univariate()
+        [0, 4/(3*pi), 0, 8/(81*pi)]
         """
         return self.kernel_series(1, kind, max_degree, **options)
 

@@ -164,21 +164,26 @@ def _nonzero_fixed_point(act: Activation, k_range, grid, notes) -> Criticality:
 
 
 def kernel_flow(act: Any, C_W: Any, C_b: Any, K0: Any, depth: int) -> list:
-    r"""The single-input kernel recursion :math:`K_{l+1} = C_b + C_W \langle\phi^2\rangle_{K_l}` (RYH 5.x).
+    r"""The single-input kernel recursion :math:`K_{l+1} = C_b + C_W \langle\phi^2\rangle_{K_l}` (RYH ch. 5).
 
-    Returns :math:`[K_0, \dots, K_{depth}]`: exact sympy values when the
-    activation's second moment is exact, mpmath numbers otherwise.
+    Returns :math:`[K_0, \dots, K_{depth}]`: exact sympy rationals while every
+    value stays rational (ReLU family and polynomials with rational inputs),
+    mpmath numbers at the working precision otherwise (nested closed forms
+    such as erf's arcsin would grow without bound).
 
     >>> kernel_flow("relu", 2, 0, 1, 3)
     [1, 1, 1, 1]
     """
     act = activation(act)
-    if depth < 0:
-        raise ValueError(f"depth must be >= 0, got {depth}")
-    number = sympy.sympify if act.exact else (lambda v: _mp(sympy.sympify(v)))
-    C_W, C_b, K = number(C_W), number(C_b), number(K0)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+        raise ValueError(f"depth must be an integer >= 0, got {depth!r}")
+    C_W, C_b, K = (sympy.nsimplify(sympy.sympify(v)) if isinstance(v, float) else sympy.sympify(v) for v in (C_W, C_b, K0))
+    exact = isinstance(act, (ABRelu, Polynomial)) and all(v.is_Rational for v in (C_W, C_b, K))
+    if not exact:
+        C_W, C_b, K = _mp(C_W), _mp(C_b), _mp(K)
     flow = [K]
     for _ in range(depth):
-        K = C_b + C_W * act.second_moment(K if act.exact else sympy.Float(K, mpmath.mp.dps))
+        moment = act.second_moment(K if exact else sympy.Float(K, mpmath.mp.dps))
+        K = C_b + C_W * (moment if exact else _mp(moment))
         flow.append(K)
     return flow

@@ -117,7 +117,7 @@ def _to_float(value) -> float:
 @dataclass
 class _Modes:
     entries: list
-    lam: np.ndarray  # eigenvalue per entry, >= 0 (|lambda| <= its error bound counts as 0)
+    lam: np.ndarray  # eigenvalue per entry, >= 0 (rounding-level values of the enumeration count as 0)
     mult: np.ndarray  # multiplicity per entry (float)
     total: float
     tail: float
@@ -127,13 +127,24 @@ class _Modes:
         return float(self.mult[self.lam > 0].sum())
 
 
+def _clean_eigenvalue(value: float, bound: float, rounding: bool) -> float:
+    """Clip at 0; a float-rounding-level value (|value| <= its bound, enumeration) is an exact zero.
+
+    Truncation bounds of the tree/series methods (M16) are not rounding: there
+    the computed value stays the estimate even when the bound exceeds it.
+    """
+    if value <= 0 or (rounding and value <= bound):
+        return 0.0
+    return value
+
+
 def _modes(spectrum) -> _Modes:
     entries = spectrum.entries()
     lam = np.empty(len(entries))
     mult = np.empty(len(entries))
+    rounding = spectrum.method == "enumeration"
     for n, e in enumerate(entries):
-        v = _to_float(e.eigenvalue)
-        lam[n] = 0.0 if v <= _to_float(e.error_bound) else v
+        lam[n] = _clean_eigenvalue(_to_float(e.eigenvalue), _to_float(e.error_bound), rounding)
         mult[n] = float(e.multiplicity)
     total = _to_float(spectrum.total())
     tail = total - float(np.dot(lam, mult))
@@ -350,9 +361,10 @@ def learning_curve(spectrum, target, m: Any, ridge: Any = 0.0, noise: Any = 0.0)
             TailWarning,
             stacklevel=2,
         )
-    t_lam = np.array([max(_to_float(spectrum.eigenvalue(r)), 0.0) for r in target_r])
-    t_err = np.array([_to_float(spectrum.error_bound(r)) for r in target_r])
-    t_lam[t_lam <= t_err] = 0.0
+    rounding = spectrum.method == "enumeration"
+    t_lam = np.array(
+        [_clean_eigenvalue(_to_float(spectrum.eigenvalue(r)), _to_float(spectrum.error_bound(r)), rounding) for r in target_r]
+    )
     t_mass = np.array([masses[r] for r in target_r])
 
     J, E = len(ms), len(modes.entries)
@@ -681,29 +693,67 @@ def _gram_function(net, domain: Domain, kind: str, engine: str):
     return lambda X, Y: np.asarray(net.kernel_fn(X, Y, kind), dtype=np.float64)
 
 
-def _krr_solve(K: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
-    r""":math:`(K + \delta I)^{-1} Y`; Cholesky for :math:`\delta > 0`, minimum-norm least squares for :math:`\delta = 0`.
+_BLOCK = 256
 
-    Ridgeless: :math:`K^+ Y` from the eigendecomposition with numpy ``lstsq``'s
-    cutoff (eigenvalues below :math:`m\,\varepsilon\,\lambda_{\max}` dropped),
-    which also handles repeated inputs (possible on hypercubes).
+
+def _solve_lower(C: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """C^{-1} B for lower-triangular C: blocked forward substitution (GEMM updates, small diagonal solves)."""
+    n = C.shape[0]
+    X = np.empty_like(B)
+    for s in range(0, n, _BLOCK):
+        e = min(s + _BLOCK, n)
+        X[s:e] = np.linalg.solve(C[s:e, s:e], B[s:e] - C[s:e, :s] @ X[:s])
+    return X
+
+
+def _solve_upper_t(C: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """C^{-T} B for lower-triangular C: blocked back substitution."""
+    n = C.shape[0]
+    X = np.empty_like(B)
+    for e in range(n, 0, -_BLOCK):
+        s = max(e - _BLOCK, 0)
+        X[s:e] = np.linalg.solve(C[s:e, s:e].T, B[s:e] - C[e:, s:e].T @ X[e:])
+    return X
+
+
+class _NestedSolver:
+    r"""Solutions of :math:`(K_{[:m,:m]} + \delta I)\alpha = y_{[:m]}` for nested training sets.
+
+    :math:`\delta > 0`: one Cholesky factor :math:`C` of the largest system; the
+    factor of every leading block is the leading block of :math:`C`, and forward
+    substitution is prefix-consistent, so :math:`z = C^{-1} y` is computed once
+    and each m needs one back substitution, :math:`O(m^2)` per target.
+    :math:`\delta = 0` (or a failed Cholesky, announced): minimum-norm least
+    squares per m from the eigendecomposition, with numpy ``lstsq``'s cutoff
+    (eigenvalues below :math:`m\,\varepsilon\,\lambda_{\max}` dropped), which
+    also handles repeated inputs (possible on hypercubes).
     """
-    m = K.shape[0]
-    if ridge > 0:
-        A = K + ridge * np.eye(m)
-        try:
-            C = np.linalg.cholesky(A)
-        except np.linalg.LinAlgError:
-            warnings.warn("krr_experiment: K + ridge I not positive definite in float64, using lstsq", UserWarning, stacklevel=3)
-            return np.linalg.lstsq(A, Y, rcond=None)[0]
-        Z = np.linalg.solve(C, Y)
-        return np.linalg.solve(C.T, Z)
-    w, V = np.linalg.eigh(K)
-    cut = m * np.finfo(float).eps * max(float(w[-1]), 0.0)
-    inv = np.zeros_like(w)
-    keep = w > cut
-    inv[keep] = 1.0 / w[keep]
-    return V @ (inv[:, None] * (V.T @ Y))
+
+    def __init__(self, K: np.ndarray, Y: np.ndarray, ridge: float):
+        self.K, self.Y, self.ridge = K, Y, ridge
+        self.C = None
+        if ridge > 0:
+            try:
+                self.C = np.linalg.cholesky(K + ridge * np.eye(K.shape[0]))
+            except np.linalg.LinAlgError:
+                warnings.warn(
+                    "krr_experiment: K + ridge I is not positive definite in float64; using least squares",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            else:
+                self.Z = _solve_lower(self.C, Y)
+
+    def alpha(self, m: int) -> np.ndarray:
+        if self.C is not None:
+            return _solve_upper_t(self.C[:m, :m], self.Z[:m])
+        A = self.K[:m, :m] + self.ridge * np.eye(m)
+        w, V = np.linalg.eigh(A)
+        cut = m * np.finfo(float).eps * max(float(w[-1]), 0.0)
+        inv = np.zeros_like(w)
+        keep = w > cut
+        inv[keep] = 1.0 / w[keep]
+        return V @ (inv[:, None] * (V.T @ self.Y[:m]))
 
 
 def krr_experiment(
@@ -784,8 +834,9 @@ def krr_experiment(
         Y_tr = F_tr + math.sqrt(noise) * rng.standard_normal(F_tr.shape) if noise > 0 else F_tr
         K_tt = gram(Xtr, Xtr)
         K_st = gram(Xte, Xtr)
+        solver = _NestedSolver(K_tt, Y_tr, ridge)
         for j, m in enumerate(ms):
-            alpha = _krr_solve(K_tt[:m, :m], Y_tr[:m], ridge)
+            alpha = solver.alpha(int(m))
             pred = K_st[:, :m] @ alpha
             test[:, rep, j] = np.mean((pred - F_te) ** 2, axis=0) + noise
             train[:, rep, j] = np.mean((K_tt[:m, :m] @ alpha - Y_tr[:m]) ** 2, axis=0)

@@ -31,15 +31,15 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import _numba_kernels as _nk
-from ._dag import Program, _check_inputs, _check_kind, build_dag, compile_network
-from ._layers import KINDS, Layer
+from ._dag import Program, _check_inputs, _check_kind, compile_network
+from ._layers import Layer
 from .domains import Domain, ProductHypercube, ProductSphere
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "sample",
     "walsh_hadamard",
     "hypercube_spectrum",
+    "kernel_of_correlations",
     "WalshGroup",
     "group_by_frequency_space",
     "zonal_harmonic",
@@ -310,15 +311,21 @@ def _warm(name: str) -> None:
     X = np.ones((1, 1, 1))
     V = np.ones((1, f.n_var))
     start = time.perf_counter()
-    if name == "gram":
-        _nk._gram_jit(*f.kernel_args(), f.out_off, False, False, X, X, V, V, _nk.MODE_RECT, 0, 1, 1, np.empty((1, 1)))
+    if name == "gram":  # the serial chunk and the parallel driver are separate machine code
+        args = (*f.kernel_args(), f.out_off, False, False, X, X, V, V, _nk.MODE_RECT)
+        _nk._gram_chunk(*args, 0, 1, np.empty((1, 1)))
+        _nk._gram_jit(*args, 0, 1, 1, np.empty((1, 1)))
     elif name == "self_variances":
-        _nk._self_variances_jit(*f.kernel_args(), False, X, np.empty((1, f.n_var)))
+        _nk._self_variances_chunk(*f.kernel_args(), False, X, 0, 1, np.empty((1, f.n_var)))
+        _nk._self_variances_jit(*f.kernel_args(), False, X, 1, np.empty((1, f.n_var)))
     elif name == "correlations":
-        _nk._correlations_jit(*f.kernel_args(), f.out_off, False, np.ones((1, 1)), V, np.empty(1))
+        _nk._correlations_chunk(*f.kernel_args(), f.out_off, False, np.ones((1, 1)), V, 0, 1, np.empty(1))
+        _nk._correlations_jit(*f.kernel_args(), f.out_off, False, np.ones((1, 1)), V, 1, np.empty(1))
     elif name == "walsh_values":
-        _nk._walsh_values_jit(*f.kernel_args(), f.out_off, False, 1, 1, 0, 2, V, np.empty(2))
+        _nk._walsh_values_chunk(*f.kernel_args(), f.out_off, False, 1, 1, 0, 2, V, np.empty(2))
+        _nk._walsh_values_jit(*f.kernel_args(), f.out_off, False, 1, 1, 0, 2, V, 1, np.empty(2))
     elif name == "fwht":
+        _nk._fwht_serial(np.ones(2))
         _nk._fwht_jit(np.ones(2))
     elif name == "dual_values":
         one = np.ones(1)
@@ -374,9 +381,24 @@ def _check_variances(flat: _FlatProgram, V: np.ndarray, name: str) -> None:
 def _self_variances_numba(flat: _FlatProgram, X: np.ndarray, name: str) -> np.ndarray:
     _warm("self_variances")
     V = np.zeros((X.shape[0], flat.n_var))
-    _nk._self_variances_jit(*flat.kernel_args(), flat.full, X, V)
+    N = X.shape[0]
+    if _serial(N * flat.n_scratch // 16):
+        _nk._self_variances_chunk(*flat.kernel_args(), flat.full, X, 0, N, V)
+    else:
+        _nk._self_variances_jit(*flat.kernel_args(), flat.full, X, _n_chunks(N), V)
     _check_variances(flat, V, name)
     return V
+
+
+#: Below this much work (pairs x scratch / 16, roughly microseconds) a call runs serially:
+#: a parallel region wakes every thread, which dominates small inputs on a loaded machine.
+_SERIAL_WORK = 1 << 14
+
+
+def _serial(work: int) -> bool:
+    import numba
+
+    return work < _SERIAL_WORK or numba.get_num_threads() == 1
 
 
 def _n_chunks(total: int) -> int:
@@ -400,7 +422,11 @@ def _gram_numba(flat, X, Y, kind, block, mode):
     _warm("gram")
     for p0 in range(0, total, block):
         p1 = min(p0 + block, total)
-        _nk._gram_jit(*flat.kernel_args(), flat.out_off, flat.full, ntk, X, Yv, VX, VY, mode, p0, p1, _n_chunks(p1 - p0), out)
+        args = (*flat.kernel_args(), flat.out_off, flat.full, ntk, X, Yv, VX, VY, mode)
+        if _serial((p1 - p0) * flat.n_scratch // 16):
+            _nk._gram_chunk(*args, p0, p1, out)
+        else:
+            _nk._gram_jit(*args, p0, p1, _n_chunks(p1 - p0), out)
     return out
 
 
@@ -666,9 +692,16 @@ def walsh_hadamard(a: Any, *, engine: str = "numba") -> np.ndarray:
         raise ValueError("walsh_hadamard: input contains NaN or infinite values")
     if _check_engine(engine) == "numpy":
         return _fwht_numpy(a)
-    _warm("fwht")
-    _nk._fwht_jit(a)
+    _fwht_numba(a)
     return a
+
+
+def _fwht_numba(a: np.ndarray) -> None:
+    _warm("fwht")
+    if _serial(a.size * max(a.size.bit_length() - 1, 1) // 64):
+        _nk._fwht_serial(a)
+    else:
+        _nk._fwht_jit(a)
 
 
 def _correlation_variances(flat: _FlatProgram) -> np.ndarray:
@@ -706,7 +739,11 @@ def kernel_of_correlations(net: Layer, t: Any, kind: str = "nngp") -> np.ndarray
     V = _correlation_variances(flat)
     _warm("correlations")
     if T.shape[0]:
-        _nk._correlations_jit(*flat.kernel_args(), flat.out_off, kind == "ntk", T, V, out)
+        args = (*flat.kernel_args(), flat.out_off, kind == "ntk", T, V)
+        if _serial(T.shape[0] * flat.n_scratch // 16):
+            _nk._correlations_chunk(*args, 0, T.shape[0], out)
+        else:
+            _nk._correlations_jit(*args, _n_chunks(T.shape[0]), out)
     return out.reshape(t.shape[:-1])
 
 
@@ -730,7 +767,11 @@ def _walsh_values(flat: _FlatProgram, net: Layer, n0: int, kind: str, engine: st
         _warm("walsh_values")
         for u0 in range(0, out.size, chunk):
             u1 = min(u0 + chunk, out.size)
-            _nk._walsh_values_jit(*flat.kernel_args(), flat.out_off, kind == "ntk", d, n0, u0, u1, V, out)
+            args = (*flat.kernel_args(), flat.out_off, kind == "ntk", d, n0, u0, u1, V)
+            if _serial((u1 - u0) * flat.n_scratch // 16):
+                _nk._walsh_values_chunk(*args, out)
+            else:
+                _nk._walsh_values_jit(*args, _n_chunks(u1 - u0), out)
         return out
     chunk = 1 << 16
     shifts = (np.arange(d) * n0).astype(np.uint64)
@@ -763,8 +804,8 @@ def hypercube_spectrum(net: Layer, d: int, kind: str = "ntk", *, n0: int = 1, en
 
     >>> from eigencalc.architectures import serial, Dense, Monomial
     >>> lam = hypercube_spectrum(serial(Dense(), Monomial(2), Dense()), 1, "nngp")
-    >>> lam.tolist()  # K(t) = t^2 + 1 at q = 1 on {-1, 1}: lambda = (2, 0)
-    [2.0, 0.0]
+    >>> lam.tolist()  # K(t) = E[u^2 v^2] = 1 + 2 t^2 = 3 at t = +-1: lambda = (3, 0)
+    [3.0, 0.0]
     """
     net = _check_network(net)
     kind = _check_kind(kind)
@@ -780,8 +821,7 @@ def hypercube_spectrum(net: Layer, d: int, kind: str = "ntk", *, n0: int = 1, en
     engine = _select_engine(flat, engine, "hypercube_spectrum")
     values = _walsh_values(flat, net, n0, kind, engine)
     if engine == "numba":
-        _warm("fwht")
-        _nk._fwht_jit(values)
+        _fwht_numba(values)
     else:
         values = _fwht_numpy(values)
     values /= values.size
@@ -930,8 +970,8 @@ def zonal_harmonic(k: int, n: int, s: Any) -> np.ndarray:
     and :math:`E_{x}[P_k(n; \langle x, e\rangle)^2] = 1/N(n, k)` for x uniform on
     the unit sphere, so the result has unit second moment.
 
-    >>> [round(float(v), 12) for v in zonal_harmonic(2, 3, [1.0, 0.0])]  # sqrt(5) (3 s^2 - 1)/2
-    [2.236067977499, -1.11803398875]
+    >>> [round(float(v), 10) for v in zonal_harmonic(2, 3, [1.0, 0.0])]  # sqrt(5) (3 s^2 - 1)/2
+    [2.2360679775, -1.1180339887]
     """
     k = _check_int(k, "degree k", 0)
     n = _check_int(n, "n (sphere dimension + 1)", 2)
@@ -1025,13 +1065,13 @@ def _mc_estimates(net, domain, rs, n_samples, seed, kind, block, engine, estimat
     """Estimates for several r from the same pairs: (means, stderrs, centre).
 
     Chan's pairwise update of mean and sum of squares per block.  The centre is
-    the mean of K over 1024 pilot pairs drawn from an independent child stream
-    of the generator, so it is a constant given the main sample.
+    the mean of K over 1024 pilot pairs drawn from a separate generator (seeded
+    by one draw of the main one), so it is a constant given the main sample.
     """
     rng = np.random.default_rng(seed)
     c = 0.0
     if centre:
-        pilot = rng.spawn(1)[0]
+        pilot = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
         c = float(kernel_pairs(net, sample(domain, 1024, pilot), sample(domain, 1024, pilot), kind, engine=engine).mean())
     k = len(rs)
     count, mean, m2 = 0, np.zeros(k), np.zeros(k)

@@ -281,6 +281,10 @@ class Spectrum(Tabular):
 
     def total(self):
         """K(1, ..., 1) = sum_r lambda(r) mult(r) (trace identity)."""
+        return self._total
+
+    @cached_property
+    def _total(self):
         if self.method == "tree":
             rec = self._recursion
             return rec.field.out(rec.total())

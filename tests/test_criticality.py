@@ -78,5 +78,5 @@ def test_kernel_flow_tanh_decays_like_one_over_two_l():
 
 
 def test_kernel_flow_bad_depth():
-    with pytest.raises(ValueError, match="depth must be >= 0"):
+    with pytest.raises(ValueError, match="depth must be an integer >= 0"):
         kernel_flow("relu", 2, 0, 1, -1)
