@@ -39,6 +39,7 @@ from .architectures import (
     Flatten,
     Gelu,
     GlobalAvgPool,
+    AvgPool,
     Identity,
     KernelSeries,
     Layer,
@@ -58,6 +59,9 @@ from .architectures import (
     serial,
 )
 from .criticality import Criticality, criticality, kernel_flow
+from .decay import DecayLaw, decay
+from .hypercube import HypercubeSpectrum, hypercube_eigenvalues, hypercube_multiplicity, krawtchouk
+from .spheres import SphereSpectrum, gegenbauer_normalized, sphere_eigenvalues, sphere_multiplicity
 from .domains import Hypercube, ProductHypercube, ProductSphere, Sphere
 from .grammar import parse_architecture
 from .learning import learnable, krr_experiment, learning_curve
@@ -76,9 +80,12 @@ from . import targets
 __all__ = [
     "ACTIVATION_NAMES", "Activation", "DualSeries", "TruncationWarning", "activation",
     "Criticality", "criticality", "kernel_flow",
+    "SphereSpectrum", "sphere_eigenvalues", "sphere_multiplicity", "gegenbauer_normalized",
+    "HypercubeSpectrum", "hypercube_eigenvalues", "hypercube_multiplicity", "krawtchouk",
+    "DecayLaw", "decay",
     "Layer", "Dense", "Conv", "Phi", "Relu", "LeakyRelu", "Abs", "Erf", "Tanh", "Sigmoid", "Gelu", "Swish",
     "Softplus", "Sin", "Cos", "Exp", "Monomial", "Polynomial", "Step", "Flatten", "GlobalAvgPool", "Identity",
-    "FanOut", "FanInSum", "serial", "parallel", "mlp", "MLP", "Dag", "KernelSeries", "parse_architecture",
+    "FanOut", "FanInSum", "AvgPool", "serial", "parallel", "mlp", "MLP", "Dag", "KernelSeries", "parse_architecture",
     "ProductSphere", "ProductHypercube", "Sphere", "Hypercube",
     "Spectrum", "PooledSpectrum", "spectrum",
     "gram", "hypercube_spectrum", "group_by_frequency_space", "monte_carlo_eigenvalue", "empirical_spectrum", "verify",

@@ -148,6 +148,19 @@ class _Compiler:
             dst = self.new(_Reg(reg.width, reg.flat, False, "activation", f"{layer!r} at {path}"))
             self.steps.append(Step(layer, path, "activation", (s.reg,), dst, reg.width, reg.width))
             return [_Stream(dst, s.fresh)]
+        if op == "avgpool":
+            if reg.flat:
+                raise ValueError(f"{layer!r} at {path}: its input ({reg.origin}) has no positions left")
+            if layer.window > reg.width:
+                raise ValueError(
+                    f"{layer!r} at {path}: window {layer.window} is larger than the current width {reg.width}"
+                )
+            index = conv_indices(reg.width, layer.window, layer.stride, layer.padding)
+            if layer.window > 1:
+                self.full = True
+            dst = self.new(_Reg(index.shape[0], False, reg.gaussian, "avgpool", f"{layer!r} at {path}"))
+            self.steps.append(Step(layer, path, "avgpool", (s.reg,), dst, reg.width, index.shape[0], index))
+            return [_Stream(dst, s.fresh)]
         if op in ("flatten", "pool"):
             gaussian = reg.gaussian and op == "pool"
             if op == "pool" and reg.width > 1:
@@ -469,6 +482,11 @@ def _build_dag_cached(net: Layer, d: int) -> Dag:
                 add(0, "pool", list(src[0]), [sympy.Rational(1, P)] * P)
             else:
                 add(0, "average", list(src[0]), [sympy.Rational(1, P)] * P)
+        elif step.op == "avgpool":
+            omega = step.index.shape[1]
+            for o, window in enumerate(step.index):
+                kids = [src[0][a] for a in window]
+                add(o, "pool" if omega > 1 else "average", kids, [sympy.Rational(1, omega)] * omega)
         elif step.op == "sum":
             for o in range(step.width_out):
                 add(o, "sum", [s[o] for s in src], [one] * len(src))

@@ -45,6 +45,7 @@ __all__ = [
     "Phi",
     "Flatten",
     "GlobalAvgPool",
+    "AvgPool",
     "Identity",
     "FanOut",
     "FanInSum",
@@ -508,6 +509,35 @@ class GlobalAvgPool(Layer):
         return "GlobalAvgPool()"
 
 
+class AvgPool(Layer):
+    r"""Local average pooling over ``window`` positions (stax ``AvgPool``; section 6).
+
+    With windows :math:`w_k` (:func:`conv_indices`, VALID or CIRCULAR):
+
+    .. math:: \Sigma'_{kl} = \frac{1}{\omega^2}\sum_{a \in w_k,\, b \in w_l} \Sigma_{ab},
+              \qquad \Theta'_{kl} = \frac{1}{\omega^2}\sum_{a \in w_k,\, b \in w_l} \Theta_{ab}
+
+    Cross-position covariances enter (the full position-pair mode) whenever
+    ``window > 1``.  Defaults: stride 1, VALID.
+    """
+
+    op = "avgpool"
+
+    def __init__(self, window: int, stride: int = 1, padding: str = "VALID"):
+        owner = f"AvgPool({window!r})"
+        self.window = _positive_int(window, "window", owner)
+        self.stride = _positive_int(stride, "stride", owner)
+        if not isinstance(padding, str) or padding.upper() not in PADDINGS:
+            raise ValueError(f"{owner}: padding must be one of {PADDINGS}, got {padding!r}")
+        self.padding = padding.upper()
+
+    def _key(self):
+        return (self.window, self.stride, self.padding)
+
+    def __repr__(self):
+        return f"AvgPool({self.window}, stride={self.stride}, padding={self.padding!r})"
+
+
 class Identity(Layer):
     r"""Identity :math:`z = x`: kernels unchanged (section 1).
 
@@ -730,6 +760,25 @@ def pool_map(sxy, sxx, syy, theta, full: bool):
     return mean_all(sxy), mean_all(sxx), mean_all(syy), mean_all(theta)
 
 
+def avgpool_map(sxy, sxx, syy, theta, index, full: bool):
+    r"""AvgPool on kernels: mean over window pairs (section 6); needs the full mode if window > 1.
+
+    .. math:: \Sigma'_{kl} = \frac{1}{\omega^2}\sum_{a<\omega}\sum_{b<\omega} \Sigma_{w_k(a), w_l(b)}
+    """
+    omega = index.shape[1]
+
+    def pool(a):
+        if a is None:
+            return None
+        if full:
+            return a[..., index[:, None, :, None], index[None, :, None, :]].sum(axis=(-2, -1)) / omega**2
+        if omega != 1:
+            raise ValueError("AvgPool over more than one position needs the full (position-pair) mode")
+        return a[..., index[:, 0]]
+
+    return pool(sxy), pool(sxx), pool(syy), pool(theta)
+
+
 def sum_map(states: Sequence[tuple]):
     r"""FanInSum: kernels of independent branches add.
 
@@ -798,6 +847,8 @@ def evaluate_program(program, X: np.ndarray, Y: np.ndarray | None, kind: str) ->
             out = flatten_map(*src[0], full)
         elif step.op == "pool":
             out = pool_map(*src[0], full)
+        elif step.op == "avgpool":
+            out = avgpool_map(*src[0], step.index, full)
         elif step.op == "sum":
             out = sum_map(src)
         else:  # pragma: no cover - the compiler emits only the ops above

@@ -43,6 +43,7 @@ OP_ACTIVATION = 1
 OP_FLATTEN = 2
 OP_POOL = 3
 OP_SUM = 4
+OP_AVGPOOL = 5
 
 # activation codes (closed-form dual kernels, M6-M8)
 ACT_ABRELU = 1  # params a, b: phi = a min(x,0) + b max(x,0)
@@ -321,6 +322,30 @@ def _run_ops(ops, idx, srcs, fp, reg_off, full, ntk, sig, th, VX, ix, VY, iy, se
             sig[do] = acc / wi
             if ntk:
                 th[do] = acct / wi
+        elif op == OP_AVGPOOL:
+            io = ops[s, 5]
+            q = ops[s, 6]
+            norm = 1.0 / (q * q)
+            if full:
+                for o1 in range(wo):
+                    for o2 in range(wo):
+                        acc = 0.0
+                        acct = 0.0
+                        for a in range(q):
+                            for b in range(q):
+                                pos = so + idx[io + o1 * q + a] * wi + idx[io + o2 * q + b]
+                                acc += sig[pos]
+                                if ntk:
+                                    acct += th[pos]
+                        sig[do + o1 * wo + o2] = acc * norm
+                        if ntk:
+                            th[do + o1 * wo + o2] = acct * norm
+            else:
+                for o in range(wo):
+                    pos = so + idx[io + o * q]
+                    sig[do + o] = sig[pos]
+                    if ntk:
+                        th[do + o] = th[pos]
         elif op == OP_POOL:
             n = wi * wi if full else wi
             acc = 0.0

@@ -40,6 +40,7 @@ import sympy
 from ._dag import Dag, DagLayer, Node, build_dag, compile_network
 from ._layers import (
     Abs,
+    AvgPool,
     Conv,
     Cos,
     Dense,
@@ -94,6 +95,7 @@ __all__ = [
     "Step",
     "Flatten",
     "GlobalAvgPool",
+    "AvgPool",
     "Identity",
     "FanOut",
     "FanInSum",

@@ -26,7 +26,6 @@ from functools import lru_cache
 from typing import Any
 
 import mpmath
-import numpy as np
 import sympy
 
 from .spheres import _check_int, _kernel_symbol, _to_mpf

@@ -234,6 +234,11 @@ def _flat_program(net: Layer, d: int) -> _FlatProgram:
             row[0] = _nk.OP_FLATTEN
         elif step.op == "pool":
             row[0] = _nk.OP_POOL
+        elif step.op == "avgpool":
+            row[0] = _nk.OP_AVGPOOL
+            row[5] = len(idx)
+            row[6] = step.index.shape[1]
+            idx.extend(int(v) for v in np.asarray(step.index).ravel())
         elif step.op == "sum":
             row[0] = _nk.OP_SUM
             row[5] = len(srcs)
@@ -538,6 +543,16 @@ def _run_ops_numpy(flat: _FlatProgram, S0: np.ndarray, kind: str, vx: np.ndarray
             sig[dst] = mean(S)[:, None, None] if full else mean(S)[:, None]
             if ntk:
                 th[dst] = mean(th[src])[:, None, None] if full else mean(th[src])[:, None]
+        elif op == _nk.OP_AVGPOOL:
+            index = np.asarray(step.index)
+            omega = index.shape[1]
+            if full:
+                g = lambda a: a[:, index[:, None, :, None], index[None, :, None, :]].sum(axis=(-2, -1)) / omega**2  # noqa: E731
+            else:
+                g = lambda a: a[:, index[:, 0]]  # noqa: E731
+            sig[dst] = g(S)
+            if ntk:
+                th[dst] = g(th[src])
         elif op == _nk.OP_POOL:
             axes = (1, 2) if full else (1,)
             sig[dst] = S.mean(axis=axes, keepdims=True)

@@ -53,6 +53,8 @@ def to_stax(layer):
         return stax.Flatten()
     if isinstance(layer, A.GlobalAvgPool):
         return stax.GlobalAvgPool()
+    if isinstance(layer, A.AvgPool):
+        return stax.AvgPool((layer.window,), (layer.stride,), layer.padding)
     if isinstance(layer, A.Identity):
         return stax.Identity()
     if isinstance(layer, A.FanOut):
@@ -88,6 +90,16 @@ CASES = {
     "cnn-tree-circular-relu-gap": (_cnn(A.Relu, "CIRCULAR", 3, 3, "gap"), 9, 2),
     "residual-relu": (_residual(A.Relu), 6, 3),
     "residual-erf": (_residual(A.Erf), 6, 3),
+    "avgpool-circular-relu": (
+        A.serial(A.Conv(3, padding="CIRCULAR", W_std=1.2, b_std=0.1), A.Relu(), A.AvgPool(3, padding="CIRCULAR"), A.Flatten(), A.Dense()),
+        7,
+        3,
+    ),
+    "avgpool-valid-stride2-then-relu": (
+        A.serial(A.Conv(2, b_std=0.2), A.AvgPool(2, stride=2), A.Relu(), A.Conv(2), A.Erf(), A.Flatten(), A.Dense()),
+        9,
+        2,
+    ),
     "flatten-dense-relu-dense": (
         A.serial(A.Conv(2, W_std=1.1, b_std=0.1), A.Relu(), A.Flatten(), A.Dense(b_std=0.5), A.Relu(), A.Dense()),
         5,

@@ -92,3 +92,60 @@ def test_pooling_symbol_global_and_fejer():
 
 def test_canonical_rotation():
     assert canonical_rotation((0, 1, 0, 2)) == canonical_rotation((2, 0, 1, 0)) == (2, 0, 1, 0)
+
+
+# ------------------------------------------------------- local average pooling
+
+from eigencalc.architectures import AvgPool  # noqa: E402
+
+
+@pytest.mark.parametrize("kind", ["nngp", "ntk"])
+def test_avgpool_multiset_equals_brute_force(kind):
+    net = serial(Conv(3, padding="CIRCULAR", b_std=0.2), Relu(), AvgPool(3, padding="CIRCULAR"), Flatten(), Dense())
+    dom = ProductHypercube(6, 1)
+    spec = spectrum(net, dom, kind, 6)
+    ours = []
+    for e in spec.entries():
+        ours += [float(e.eigenvalue)] * e.multiplicity
+    brute = _gram_eigenvalues(net, dom, kind)
+    ours = np.sort(np.concatenate([ours, np.zeros(len(brute) - len(ours))]))
+    assert np.max(np.abs(ours - brute)) < 1e-13 * spec.total()
+    assert {e.j for e in spec.entries()} - {0}  # local pooling keeps j != 0 sectors
+
+
+def _cyclic_diameter(S, d):
+    s = sorted(S)
+    gaps = [(s[(i + 1) % len(s)] - s[i]) % d or d for i in range(len(s))]
+    return d - max(gaps) + 1
+
+
+@pytest.mark.parametrize("omega", [1, 3, 12])
+def test_misiakiewicz_mei_prop2_local_pooling(omega):
+    """lambda(S, j) = (kappa_j / omega) (q + 1 - gamma(S)) xi_{q,|S|} / d  (d = 12, q = 4).
+
+    kappa_j = 1 + 2 sum_{k<omega} (1 - k/omega) cos(2 pi j k / d) (MM 2021, Prop. 2); stax's
+    AvgPool divides by omega^2 where MM divide by omega, hence kappa_j / omega.  omega = 12
+    is global pooling: only j = 0 survives, with factor 1.
+    """
+    d, q = 12, 4
+    net = serial(Conv(q, padding="CIRCULAR"), Relu(), AvgPool(omega, padding="CIRCULAR"), Flatten(), Dense())
+    spec = spectrum(net, ProductHypercube(d, 1), "nngp", 4)
+    dual = lambda s: (np.sqrt(1 - s * s) + (np.pi - np.arccos(s)) * s) / (2 * np.pi)  # noqa: E731
+    xi = [sum(float(w) * dual(1 - 2 * j / q) for j, w in enumerate(hypercube_signed_measure(k, q))) for k in range(q + 1)]
+    kappa = [1 + 2 * sum((1 - k / omega) * np.cos(2 * np.pi * j * k / d) for k in range(1, omega)) for j in range(d)]
+    checked = 0
+    for e in spec.entries():
+        j = getattr(e, "j", 0)  # omega = 1 is pooling-free: one eigenvalue per multi-index (kappa = 1)
+        S = [i for i, v in enumerate(e.r) if v]
+        if not S:
+            expected = xi[0] if j == 0 else 0.0
+        else:
+            gamma = _cyclic_diameter(S, d)
+            expected = kappa[j] / omega * (q + 1 - gamma) * xi[len(S)] / d if gamma <= q else 0.0
+        assert float(e.eigenvalue) == pytest.approx(expected, abs=1e-14), (e.r, j)
+        checked += 1
+    assert checked > 20
+    if omega == d:
+        assert all(e.j == 0 for e in spec.entries())
+    if omega == 3:  # every Fourier sector whose Fejer weight is nonzero (kappa_4 = kappa_8 = 0)
+        assert {e.j for e in spec.entries()} == {j for j in range(d) if abs(kappa[j]) > 1e-12}
