@@ -178,6 +178,102 @@ def cmd_spectrum(args) -> int:
     return 0
 
 
+def _mlp_kernel(args):
+    """The MLP kernel f(t) of --activation/--depth/--W-std/--b-std: sympy expression if closed, else callable."""
+    from .architectures import mlp
+
+    net = mlp(args.depth, activation(args.activation, **_parse_params(args.param)), W_std=_rational(args.W_std, "--W-std"),
+              b_std=_rational(args.b_std, "--b-std"))
+    expr = net.ntk_expr() if args.kind == "ntk" else net.nngp_expr()
+    if expr is not None:
+        return expr, True
+    return (net.ntk if args.kind == "ntk" else net.nngp), False
+
+
+def cmd_sphere(args) -> int:
+    from .spheres import sphere_eigenvalues
+
+    f, _ = _mlp_kernel(args)
+    spec = sphere_eigenvalues(f, args.n, args.kmax)
+    note = f"{args.kind} of a depth-{args.depth} {args.activation} MLP on S^{args.n - 1}; method {spec.method}"
+    emit(args, "sphere", spec.rows(), parameters=vars_of(args, "activation", "depth", "W_std", "b_std", "kind", "n", "kmax"),
+         bounds=spec._latex_bounds, note=note)
+    return 0
+
+
+def cmd_decay(args) -> int:
+    from .decay import decay
+
+    f, closed = _mlp_kernel(args)
+    if not closed:
+        raise ValueError(f"decay needs a closed-form kernel; {args.activation} MLPs have none")
+    law = decay(f, args.n)
+    note = f"mu_k ~ C k^-p on S^{args.n - 1} (Bietti-Bach, M13); nu = {law.nu}"
+    emit(args, "decay", law.rows(), parameters=vars_of(args, "activation", "depth", "W_std", "b_std", "kind", "n"), note=note)
+    return 0
+
+
+_TARGETS = ("harmonic", "k_local", "k_global", "f_LF", "f_HF")
+
+
+def _target(spec: str, domain):
+    """``harmonic:1,0,0,1`` | ``k_local:3`` | ``k_global:3`` | ``f_LF:3`` | ``f_HF:3`` (parsed, never eval'd)."""
+    from . import targets
+
+    name, sep, raw = spec.partition(":")
+    if not sep or name not in _TARGETS:
+        raise ValueError(f"--target must be one of {', '.join(t + ':...' for t in _TARGETS)}, got {spec!r}")
+    try:
+        numbers = [int(v) for v in raw.split(",")]
+    except ValueError:
+        raise ValueError(f"--target {spec!r}: expected integers after ':'") from None
+    if name == "harmonic":
+        return targets.harmonic(domain, numbers)
+    if len(numbers) != 1:
+        raise ValueError(f"--target {spec!r}: {name} takes one integer k")
+    return getattr(targets, name)(domain, numbers[0])
+
+
+def _int_list(text: str, what: str) -> list:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{what} must be comma-separated integers, got {text!r}") from None
+    return values
+
+
+def cmd_learn(args) -> int:
+    from .grammar import parse_architecture
+    from .learning import learning_curve
+    from .spectra import spectrum
+
+    domain = _domain(args)
+    spec = spectrum(parse_architecture(args.arch), domain, args.kind, args.max_frequency)
+    target = _target(args.target, domain)
+    curve = learning_curve(spec, target, _int_list(args.m, "--m"), ridge=args.ridge, noise=args.noise)
+    note = f"eigenlearning prediction (MATH.md section 7) for {args.target} with {spec.method} spectrum"
+    emit(args, "learn", curve.rows(), parameters=vars_of(args, "arch", "domain", "d", "n0", "kind", "target", "m", "ridge", "noise"), note=note)
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .grammar import parse_architecture
+    from .numerics import verify
+
+    report = verify(parse_architecture(args.arch), _domain(args), args.kind, args.max_frequency, args.samples, args.seed)
+    from dataclasses import asdict
+
+    rows = [asdict(r) for r in report.rows]
+    note = repr(report).splitlines()[0] + ("; all agree" if report.all_agree else "; DISAGREEMENT")
+    emit(args, "verify", rows, parameters=vars_of(args, "arch", "domain", "d", "n0", "kind", "max_frequency", "samples", "seed"),
+         bounds={"value": "value_error", "estimate": "error"}, note=note)
+    return 0 if report.all_agree else 1
+
+
+def vars_of(args, *names) -> dict:
+    return {n: getattr(args, n) for n in names}
+
+
 def cmd_demo(args) -> int:
     """A real result: the (frequency, space) classes of a depth-3 tree CNN and of an MLP."""
     from .grammar import parse_architecture
@@ -252,6 +348,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", action="store_true", help="group by (frequency, space)")
     _add_output(p)
     p.set_defaults(run=cmd_spectrum)
+
+    for name, helptext, run in (
+        ("sphere", "Funk-Hecke eigenvalues of an MLP kernel on one sphere", cmd_sphere),
+        ("decay", "large-degree decay law of an MLP kernel (Bietti-Bach)", cmd_decay),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--activation", default="relu")
+        p.add_argument("param", nargs="*", help="activation parameters, e.g. slope=1/10")
+        p.add_argument("--depth", type=int, default=2, help="hidden layers")
+        p.add_argument("--W-std", dest="W_std", default="1", help="weight std (rational; relu at criticality: see `critical`)")
+        p.add_argument("--b-std", dest="b_std", default="0")
+        p.add_argument("--kind", choices=["nngp", "ntk"], default="ntk")
+        p.add_argument("--n", type=int, default=3, help="ambient dimension: the sphere S^(n-1)")
+        if name == "sphere":
+            p.add_argument("--kmax", type=int, default=10)
+        _add_output(p)
+        p.set_defaults(run=run)
+
+    p = sub.add_parser("learn", help="eigenlearning curve of a target for an architecture")
+    _add_arch(p)
+    _add_domain(p)
+    p.add_argument("--target", required=True, help="harmonic:1,0,1,... | k_local:K | k_global:K | f_LF:K | f_HF:K")
+    p.add_argument("--m", default="10,100,1000", help="sample sizes, comma-separated")
+    p.add_argument("--ridge", type=float, default=0.0)
+    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance")
+    p.add_argument("--max-frequency", type=int, default=3)
+    _add_output(p)
+    p.set_defaults(run=cmd_learn)
+
+    p = sub.add_parser("verify", help="check the symbolic spectrum against numerics (FWHT or Monte-Carlo)")
+    _add_arch(p)
+    _add_domain(p)
+    p.add_argument("--max-frequency", type=int, default=2)
+    p.add_argument("--samples", type=int, default=100_000, help="Monte-Carlo pairs")
+    p.add_argument("--seed", type=int, default=0)
+    _add_output(p)
+    p.set_defaults(run=cmd_verify)
 
     p = sub.add_parser("demo", help="print a real example result")
     p.set_defaults(run=cmd_demo)

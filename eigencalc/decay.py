@@ -60,6 +60,8 @@ from typing import Any
 import mpmath
 import sympy
 
+from .reports import Tabular
+
 from .spheres import _check_dimension, _check_int, _coerce_kernel
 
 __all__ = ["DecayLaw", "decay", "funk_hecke_power", "puiseux_endpoint"]
@@ -443,7 +445,7 @@ def _mpf(x) -> mpmath.mpf:
 
 
 @dataclass(frozen=True)
-class DecayLaw:
+class DecayLaw(Tabular):
     r"""Asymptotic law :math:`\mu_k \sim C_{\text{parity}(k)}\, k^{-p_{\text{parity}(k)}}` on :math:`S^{n-1}` (M13).
 
     ``exponent`` is :math:`p = \min(p_{even}, p_{odd})`; ``C_even`` /
@@ -476,6 +478,16 @@ class DecayLaw:
     def nu(self):
         r"""Leading singular exponent :math:`\nu = (p - (n-1))/2` (None without one)."""
         return None if self.exponent is None else (self.exponent - (self.n - 1)) / 2
+
+    _latex_bounds: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def rows(self) -> list:
+        """One row per parity: exponent p and constant C of mu_k ~ C k^-p (exact and 50-digit)."""
+        out = []
+        for parity, p, C in (("even", self.exponent_even, self.C_even), ("odd", self.exponent_odd, self.C_odd)):
+            numeric = self.numeric.get(f"C_{parity}")
+            out.append({"parity": parity, "exponent": p, "constant": numeric if numeric is not None else C, "n": self.n})
+        return out
 
     def predict(self, k: int, *, shifted: bool = False) -> mpmath.mpf:
         r""":math:`C_{\text{parity}(k)}\, \kappa^{-p_{\text{parity}(k)}}` as an mpf, :math:`\kappa = k` or :math:`k + (n-2)/2`.

@@ -28,6 +28,8 @@ from typing import Any
 import mpmath
 import sympy
 
+from .reports import Tabular
+
 from .spheres import _check_int, _kernel_symbol, _to_mpf
 
 __all__ = [
@@ -183,7 +185,7 @@ def _values(f: Any, n: int):
 
 
 @dataclass(frozen=True)
-class HypercubeSpectrum:
+class HypercubeSpectrum(Tabular):
     r"""Eigenvalues :math:`\mu_0, \dots, \mu_n` of :math:`f(\langle x, y\rangle/n)` on :math:`\{-1,1\}^n` (M12).
 
     ``exact``: sympy numbers from exact values of f (rationals when those are
@@ -205,6 +207,15 @@ class HypercubeSpectrum:
     method: str
     error_estimate: list
     dps: int | None = None
+
+    def rows(self) -> list:
+        """One row per degree k: mu_k, binom(n, k) and the error estimate."""
+        return [
+            {"k": k, "eigenvalue": mu, "multiplicity": N, "error_estimate": e}
+            for k, (mu, N, e) in enumerate(zip(self.eigenvalues, self.multiplicities, self.error_estimate))
+        ]
+
+    _latex_bounds = {"eigenvalue": "error_estimate"}
 
     def numeric(self) -> list:
         """The eigenvalues as mpf at the current ``mpmath.mp.dps``."""

@@ -56,6 +56,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .reports import Tabular
+
 from .domains import Domain, ProductHypercube, ProductSphere
 from .targets import Target
 
@@ -251,7 +253,7 @@ class TargetClass:
 
 
 @dataclass(frozen=True)
-class LearningCurve:
+class LearningCurve(Tabular):
     r"""Eigenlearning prediction for each m (MATH.md section 7); arrays are indexed like ``m``.
 
     ``learnability[j, n]`` is :math:`\mathcal L` of ``entries[n]`` at ``m[j]``;
@@ -296,6 +298,14 @@ class LearningCurve:
         """Smallest listed m whose predicted test MSE is <= ``mse`` (inf if none)."""
         hit = np.nonzero(self.test_mse <= mse)[0]
         return float(self.m[hit[0]]) if hit.size else math.inf
+
+    def rows(self) -> list:
+        """One row per m: kappa, E0, predicted test and train MSE (floats)."""
+        return [
+            {"m": float(self.m[j]), "kappa": float(self.kappa[j]), "E0": float(self.e0[j]),
+             "test_mse": float(self.test_mse[j]), "train_mse": float(self.train_mse[j])}
+            for j in range(len(self.m))
+        ]
 
     def table(self) -> str:
         """m, kappa, E0, predicted test and train MSE as aligned text."""
@@ -459,7 +469,7 @@ def _target_class_rows(spectrum, target_r: list, t_mass: np.ndarray, TL: np.ndar
 
 
 @dataclass(frozen=True)
-class Learnable:
+class Learnable(Tabular):
     r"""Classes learned at m samples: by learnability > 1/2, and (given a scaling) by the M19 learning index.
 
     ``learnability[(f, s)] = (min, max)`` over the class's entries;
@@ -482,6 +492,21 @@ class Learnable:
     index: dict | None = None
     learned_by_index: list | None = None
     not_learned_by_index: list | None = None
+
+
+def _learnable_rows(self) -> list:
+    """One row per (frequency, space): learnability range, learned flag, learning-index range if any."""
+    out = []
+    for (f, sp), (lo, hi) in sorted(self.learnability.items()):
+        row = {"frequency": f, "space": sp, "min_learnability": float(lo), "max_learnability": float(hi),
+               "learned": (f, sp) in self.learned}
+        if self.index is not None and (f, sp) in self.index:
+            row["min_index"], row["max_index"] = (float(v) for v in self.index[(f, sp)])
+        out.append(row)
+    return out
+
+
+Learnable.rows = _learnable_rows
 
 
 def learnable(spectrum, m: Any, scaling: Sequence | None = None, *, D: Any = None, ridge: Any = 0.0, threshold: float = 0.5) -> Learnable:
@@ -554,7 +579,7 @@ def learnable(spectrum, m: Any, scaling: Sequence | None = None, *, D: Any = Non
 
 
 @dataclass(frozen=True)
-class KRRResult:
+class KRRResult(Tabular):
     r"""Measured KRR errors per m over ``repeats`` independent draws (train and test sets).
 
     ``test_mse[j]`` is the mean over repeats of
@@ -575,6 +600,16 @@ class KRRResult:
     n_test: int = 0
     repeats: int = 0
     target: str = ""
+
+    _latex_bounds = {"test_mse": "stderr"}
+
+    def rows(self) -> list:
+        """One row per m: mean test MSE, spread, standard error, train MSE (floats)."""
+        return [
+            {"m": int(self.m[j]), "test_mse": float(self.test_mse[j]), "std": float(self.std[j]),
+             "stderr": float(self.stderr[j]), "train_mse": float(self.train_mse[j])}
+            for j in range(len(self.m))
+        ]
 
     def table(self) -> str:
         rows = [f"{'m':>8} {'test MSE':>12} {'std':>10} {'stderr':>10} {'train MSE':>12}"]

@@ -1341,6 +1341,31 @@ class VerificationReport:
     def all_agree(self) -> bool:
         return all(row.agree for row in self.rows)
 
+    def _dicts(self) -> list:
+        from dataclasses import asdict
+
+        return [asdict(row) for row in self.rows]
+
+    def to_frame(self):
+        """The rows as a ``pandas.DataFrame``."""
+        from .reports import to_frame
+
+        return to_frame(self._dicts())
+
+    def to_latex(self, caption: str | None = None, label: str | None = None) -> str:
+        """A booktabs table; symbolic values and estimates with their errors as ``\\pm``."""
+        from .reports import to_latex
+
+        return to_latex(self._dicts(), bounds={"value": "value_error", "estimate": "error"}, caption=caption, label=label)
+
+    def to_records(self) -> list:
+        from .reports import to_records
+
+        return to_records(self._dicts())
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + repr(self).splitlines()[0] + "</pre>" + self.to_frame().to_html(index=False)
+
     def __bool__(self) -> bool:
         return self.all_agree
 

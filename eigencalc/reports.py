@@ -67,9 +67,12 @@ def format_number(value: Any, bound: Any = None, digits: int = 6) -> str:
         return str(x)
     e = as_float(bound) if bound is not None else 0.0
     if e and e > 0 and math.isfinite(e):
-        place = -int(math.floor(math.log10(e))) + 1
-        place = max(place, 0)
-        return f"{x:.{place}f} ± {e:.{place}f}" if abs(x) >= 10.0 ** (-place) or x == 0 else f"{x:.3g} ± {e:.2g}"
+        place = max(-int(math.floor(math.log10(e))) + 1, 0)
+        if place <= 8 and (abs(x) >= 10.0 ** (-place) or x == 0):
+            return f"{x:.{place}f} ± {e:.{place}f}"
+        # tiny bounds: the digits the bound supports (at most 15), bound in scientific notation
+        sig = 2 if x == 0 else max(2, min(15, int(math.ceil(math.log10(abs(x) / e))) + 1))
+        return f"{x:.{sig}g} ± {e:.1e}"
     if x == 0:
         return "0"
     return f"{x:.{digits}g}"

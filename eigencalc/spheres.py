@@ -68,6 +68,8 @@ import mpmath
 import numpy as np
 import sympy
 
+from .reports import Tabular
+
 from .domains import sphere_monomial_eigenvalue
 
 __all__ = [
@@ -559,7 +561,7 @@ def _quadrature(kern: _KernelFunction, n: int, kmax: int, dps: int, nodes: int |
 
 
 @dataclass(frozen=True)
-class SphereSpectrum:
+class SphereSpectrum(Tabular):
     r"""Funk--Hecke eigenvalues :math:`\mu_0, \dots, \mu_{k_{max}}` of :math:`f(\langle x,y\rangle)` on :math:`S^{n-1}`.
 
     ``eigenvalues[k]`` is :math:`\mu_k` (sympy numbers when ``method ==
@@ -583,6 +585,16 @@ class SphereSpectrum:
     @property
     def kmax(self) -> int:
         return len(self.eigenvalues) - 1
+
+    def rows(self) -> list:
+        """One row per degree k: mu_k, N(n, k) and the error estimate."""
+        est = self.error_estimate or [0] * len(self.eigenvalues)
+        return [
+            {"k": k, "eigenvalue": mu, "multiplicity": N, "error_estimate": e}
+            for k, (mu, N, e) in enumerate(zip(self.eigenvalues, self.multiplicities, est))
+        ]
+
+    _latex_bounds = {"eigenvalue": "error_estimate"}
 
     def numeric(self) -> list:
         """The eigenvalues as mpf at the current ``mpmath.mp.dps``."""

@@ -113,3 +113,56 @@ def test_demo_prints_class_tables(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "depth-3 tree CNN" in out and "MLP" in out and "proven bound" in out
+
+
+# -------------------------------------------------- sphere, decay, learn, verify
+
+
+def test_sphere_subcommand_json(capsys):
+    assert main(["sphere", "--activation", "relu", "--depth", "1", "--n", "3", "--kmax", "3", "--kind", "nngp", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    _json_schema_ok(doc)
+    mu = [row["eigenvalue"] if isinstance(row["eigenvalue"], float) else row["eigenvalue_float"] for row in doc["rows"]]
+    # one hidden ReLU layer, unit weights: K(t) = W^2 * relu dual + 0; mu_1 > mu_2 > mu_3 > 0 on S^2
+    assert mu[0] > mu[1] > mu[2] > 0 and len(mu) == 4
+
+
+def test_decay_subcommand_reports_bietti_bach_exponent(capsys):
+    assert main(["decay", "--activation", "relu", "--depth", "2", "--n", "5", "--kind", "ntk", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    _json_schema_ok(doc)
+    assert {row["exponent"] for row in doc["rows"]} == {"5"}  # NTK: k^{-n}
+
+
+def test_learn_subcommand(capsys):
+    argv = ["learn", "--arch", "Flatten Dense Relu Dense", "--domain", "hypercube", "--d", "6", "--n0", "1",
+            "--target", "k_local:2", "--m", "5,40", "--ridge", "0.001", "--format", "csv"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "m,kappa,E0,test_mse,train_mse"
+    first, second = (float(v) for v in (lines[1].split(",")[3], lines[2].split(",")[3]))
+    assert second < first  # more samples, lower predicted error
+
+
+def test_verify_subcommand_agrees(capsys):
+    argv = ["verify", "--arch", "Conv(2, stride=2) Relu Flatten Dense", "--domain", "hypercube", "--d", "4", "--n0", "1", "--format", "json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    _json_schema_ok(doc)
+    assert doc["rows"] and all(row["agree"] for row in doc["rows"])
+
+
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["learn", "--arch", "Flatten Dense", "--d", "4", "--target", "bogus:1"], "--target must be one of"),
+        (["learn", "--arch", "Flatten Dense", "--d", "4", "--target", "k_local:2", "--m", "a,b"], "--m must be"),
+        (["sphere", "--activation", "relu", "--n", "1"], "n"),
+        (["decay", "--activation", "tanh"], "closed-form"),
+    ],
+)
+def test_new_subcommands_bad_input(argv, fragment):
+    proc = subprocess.run([sys.executable, "-m", "eigencalc", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
