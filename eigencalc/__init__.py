@@ -75,7 +75,7 @@ from .numerics import (
 )
 from .pooling import PooledSpectrum
 from .spectra import Spectrum, spectrum
-from . import targets
+from . import plots, targets
 
 __all__ = [
     "ACTIVATION_NAMES", "Activation", "DualSeries", "TruncationWarning", "activation",
@@ -89,5 +89,5 @@ __all__ = [
     "ProductSphere", "ProductHypercube", "Sphere", "Hypercube",
     "Spectrum", "PooledSpectrum", "spectrum",
     "gram", "hypercube_spectrum", "group_by_frequency_space", "monte_carlo_eigenvalue", "empirical_spectrum", "verify",
-    "targets", "learning_curve", "learnable", "krr_experiment",
+    "plots", "targets", "learning_curve", "learnable", "krr_experiment",
 ]
