@@ -11,31 +11,15 @@ import time
 import mpmath
 import sympy
 
+from eigencalc.architectures import mlp
 from eigencalc.decay import decay
 from eigencalc.spheres import sphere_eigenvalues
 
 N_DIM, KMAX, DPS, DEPTH = 10, 1000, 30, 3
 
 
-def relu_ntk(depth):
-    t = sympy.Symbol("t")
-
-    def k1(r):
-        return (sympy.sqrt(1 - r**2) + (sympy.pi - sympy.acos(r)) * r) / sympy.pi
-
-    def k0(r):
-        return (sympy.pi - sympy.acos(r)) / sympy.pi
-
-    sigma, theta = t, t
-    for _ in range(depth):
-        nxt = k1(sigma)
-        theta = theta * k0(sigma) + nxt
-        sigma = nxt
-    return theta
-
-
 def main():
-    f = relu_ntk(DEPTH)
+    f = mlp(DEPTH, "relu", W_std=sympy.sqrt(2)).ntk_expr()
     with mpmath.workdps(DPS):
         t0 = time.perf_counter()
         S = sphere_eigenvalues(f, N_DIM, KMAX)

@@ -271,18 +271,10 @@ class PooledSpectrum(Tabular):
         return self.entries().rows()
 
     def classes(self) -> list:
-        from .spectra import SpectrumClass, SpectrumTable
+        """Entries grouped by (frequency, space); ``count`` is the number of (orbit, j) entries."""
+        from .spectra import group_classes
 
-        groups: dict = {}
-        for e in self.entries():
-            groups.setdefault((e.frequency, e.space), []).append(e)
-        return SpectrumTable(
-            SpectrumClass(
-                f, s, min(float(e.eigenvalue) for e in es), max(float(e.eigenvalue) for e in es),
-                sum(e.multiplicity for e in es), len(es), max(float(e.error_bound) for e in es),
-            )
-            for (f, s), es in sorted(groups.items())
-        )
+        return group_classes(self.entries())
 
     def __repr__(self) -> str:
         return f"PooledSpectrum({self.kind}, {self.domain!r}, readout={self.readout!r}, window={self.window})"

@@ -96,6 +96,27 @@ class SpectrumTable(list, Tabular):
         return [asdict(row) for row in self]
 
 
+def group_classes(entries) -> SpectrumTable:
+    """Group entries (with frequency, space, eigenvalue, multiplicity, error_bound) by (frequency, space).
+
+    ``count`` of a class sums the entries' ``count`` (multi-indices) when they have one,
+    else counts the entries.
+    """
+    groups: dict = {}
+    for e in entries:
+        groups.setdefault((e.frequency, e.space), []).append(e)
+    out = SpectrumTable()
+    for (f, s), es in sorted(groups.items()):
+        vals = [_to_float(e.eigenvalue) for e in es]
+        out.append(
+            SpectrumClass(
+                f, s, min(vals), max(vals), sum(e.multiplicity for e in es), sum(getattr(e, "count", 1) for e in es),
+                max(_to_float(e.error_bound) for e in es),
+            )
+        )
+    return out
+
+
 def _check_kind(kind: Any) -> str:
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
@@ -338,19 +359,7 @@ class Spectrum(Tabular):
 
     def classes(self) -> list:
         """Entries grouped by (frequency, space): eigenvalue range and total multiplicity."""
-        groups: dict = {}
-        for e in self.entries():
-            groups.setdefault((e.frequency, e.space), []).append(e)
-        out = SpectrumTable()
-        for (f, s), es in sorted(groups.items()):
-            vals = [_to_float(e.eigenvalue) for e in es]
-            out.append(
-                SpectrumClass(
-                    f, s, min(vals), max(vals), sum(e.multiplicity for e in es), sum(e.count for e in es),
-                    max(_to_float(e.error_bound) for e in es),
-                )
-            )
-        return out
+        return group_classes(self.entries())
 
     def __repr__(self) -> str:
         return (

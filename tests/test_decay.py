@@ -14,29 +14,9 @@ from eigencalc.decay import DecayLaw, decay, funk_hecke_power, puiseux_endpoint
 from eigencalc.spheres import gegenbauer_normalized, sphere_eigenvalues
 
 t = sympy.Symbol("t")
+
+from oracles import relu_kernels
 s = sympy.Symbol("s", positive=True)
-
-
-def relu_kernels(depth):
-    """(NNGP, NTK) of `depth` hidden ReLU layers, W_std^2 = 2, b = 0, unit inputs.
-
-    Sigma_0 = Theta_0 = t; Sigma_{l+1} = k1(Sigma_l); Theta_{l+1} = Theta_l k0(Sigma_l) + Sigma_{l+1},
-    k1(r) = (sqrt(1-r^2) + (pi - arccos r) r)/pi, k0(r) = (pi - arccos r)/pi.
-    Built here (not imported) so that it is an independent oracle.
-    """
-
-    def k1(r):
-        return (sympy.sqrt(1 - r**2) + (sympy.pi - sympy.acos(r)) * r) / sympy.pi
-
-    def k0(r):
-        return (sympy.pi - sympy.acos(r)) / sympy.pi
-
-    sigma, theta = t, t
-    for _ in range(depth):
-        nxt = k1(sigma)
-        theta = theta * k0(sigma) + nxt
-        sigma = nxt
-    return sigma, theta
 
 
 # --------------------------------------------------------------------------

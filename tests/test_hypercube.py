@@ -20,20 +20,11 @@ from eigencalc.hypercube import HypercubeSpectrum, hypercube_eigenvalues, hyperc
 
 t = sympy.Symbol("t")
 
+from oracles import relu_kernels
+
 
 def relu_ntk(depth):
-    def k1(r):
-        return (sympy.sqrt(1 - r**2) + (sympy.pi - sympy.acos(r)) * r) / sympy.pi
-
-    def k0(r):
-        return (sympy.pi - sympy.acos(r)) / sympy.pi
-
-    sigma, theta = t, t
-    for _ in range(depth):
-        nxt = k1(sigma)
-        theta = theta * k0(sigma) + nxt
-        sigma = nxt
-    return theta
+    return relu_kernels(depth)[1]
 
 
 def gram_spectrum(f_np, n):

@@ -27,22 +27,7 @@ from eigencalc.spheres import (
 
 t = sympy.Symbol("t")
 
-
-def relu_kernels(depth):
-    """(NNGP, NTK) of `depth` hidden ReLU layers, W_std^2 = 2, b = 0, unit inputs (arc-cosine maps)."""
-
-    def k1(r):
-        return (sympy.sqrt(1 - r**2) + (sympy.pi - sympy.acos(r)) * r) / sympy.pi
-
-    def k0(r):
-        return (sympy.pi - sympy.acos(r)) / sympy.pi
-
-    sigma, theta = t, t
-    for _ in range(depth):
-        nxt = k1(sigma)
-        theta = theta * k0(sigma) + nxt
-        sigma = nxt
-    return sigma, theta
+from oracles import relu_kernels
 
 
 def mp(x):
