@@ -171,15 +171,24 @@ def leading_taylor_coefficient(dag, r: tuple, kind: str, levels: dict, leading_i
 
 
 def _leading_monomial(expr: sympy.Expr, symbols: tuple) -> sympy.Expr:
-    """Keep, for each k_l -> infinity in turn, only the leading power of 1/k_l."""
+    """Keep, for each k_l -> infinity in turn, only the leading power of 1/k_l.
+
+    With :math:`u = 1/k_l` the coefficient is a rational function N(u)/D(u);
+    its leading term is the ratio of the lowest-order terms of N and D.
+    """
     for k in symbols:
         u = sympy.Symbol(f"_u_{k}", positive=True)
-        e = sympy.expand(expr.subs(k, 1 / u))
-        if not e.has(u):
+        num, den = sympy.fraction(sympy.together(expr.subs(k, 1 / u)))
+        num, den = sympy.expand(num), sympy.expand(den)
+        if not num.has(u) and not den.has(u):
             continue
-        poly = sympy.Poly(e, u)
-        low = min(m[0] for m in poly.monoms())
-        expr = poly.coeff_monomial(u**low) * k ** (-low)
+        lead = []
+        for part in (num, den):
+            poly = sympy.Poly(part, u)
+            low = min(m[0] for m in poly.monoms())
+            lead.append((poly.coeff_monomial(u**low), low))
+        (cn, ln), (cd, ld) = lead
+        expr = sympy.simplify(cn / cd) * k ** (ld - ln)
     return expr
 
 

@@ -144,7 +144,7 @@ def _modes(spectrum) -> _Modes:
     entries = spectrum.entries()
     lam = np.empty(len(entries))
     mult = np.empty(len(entries))
-    rounding = spectrum.method == "enumeration"
+    rounding = spectrum.method.endswith("enumeration")
     for n, e in enumerate(entries):
         lam[n] = _clean_eigenvalue(_to_float(e.eigenvalue), _to_float(e.error_bound), rounding)
         mult[n] = float(e.multiplicity)
@@ -155,7 +155,25 @@ def _modes(spectrum) -> _Modes:
     return _Modes(entries, lam, mult, total, tail)
 
 
+def _pooled(spectrum) -> bool:
+    return hasattr(spectrum, "target_masses")
+
+
+def _key_r(key):
+    """The multi-index of a target key: r itself, or the orbit representative of (r, j) (pooled)."""
+    return key[0] if isinstance(key[0], tuple) else key
+
+
+def _key_eigen(spectrum, key):
+    """(eigenvalue, bound) of a target key: lambda(r), or lambda(r, j) for pooled spectra."""
+    if isinstance(key[0], tuple):
+        return spectrum.eigenvalue(*key), spectrum.error_bound(*key)
+    return spectrum.eigenvalue(key), spectrum.error_bound(key)
+
+
 def _target_masses(spectrum, target) -> dict:
+    if _pooled(spectrum):
+        return spectrum.target_masses(target)
     if isinstance(target, Target):
         if target.domain != spectrum.domain:
             raise ValueError(f"target lives on {target.domain!r}, the spectrum on {spectrum.domain!r}")
@@ -362,7 +380,7 @@ def learning_curve(spectrum, target, m: Any, ridge: Any = 0.0, noise: Any = 0.0)
     n_plus = modes.nonzero
 
     target_r = sorted(masses)
-    beyond = [r for r in target_r if sum(r) > spectrum.max_frequency and masses[r] > 0]
+    beyond = [r for r in target_r if sum(_key_r(r)) > spectrum.max_frequency and masses[r] > 0]
     if beyond:
         warnings.warn(
             f"learning_curve: target mass {sum(masses[r] for r in beyond):.3g} lies beyond max_frequency = "
@@ -371,9 +389,9 @@ def learning_curve(spectrum, target, m: Any, ridge: Any = 0.0, noise: Any = 0.0)
             TailWarning,
             stacklevel=2,
         )
-    rounding = spectrum.method == "enumeration"
+    rounding = spectrum.method.endswith("enumeration")
     t_lam = np.array(
-        [_clean_eigenvalue(_to_float(spectrum.eigenvalue(r)), _to_float(spectrum.error_bound(r)), rounding) for r in target_r]
+        [_clean_eigenvalue(*(_to_float(v) for v in _key_eigen(spectrum, r)), rounding) for r in target_r]
     )
     t_mass = np.array([masses[r] for r in target_r])
 
@@ -452,7 +470,8 @@ def _class_rows(modes: _Modes, L: np.ndarray) -> list:
 
 def _target_class_rows(spectrum, target_r: list, t_mass: np.ndarray, TL: np.ndarray) -> list:
     groups: dict = {}
-    for n, r in enumerate(target_r):
+    for n, key in enumerate(target_r):
+        r = _key_r(key)
         groups.setdefault((sum(r), spectrum.space(r)), []).append(n)
     rows = []
     for (f, s), idx in sorted(groups.items()):

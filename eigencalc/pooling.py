@@ -206,6 +206,17 @@ class PooledSpectrum(Tabular):
         value = self.twin.eigenvalue(r)
         return value * (float(factor) if isinstance(value, float) else factor if self.twin.exact else sympy.N(factor, 30))
 
+    def space(self, r: Any) -> int:
+        """Space (M18) of r, as in the pooling-free twin (the pooled readout adds no edges per patch)."""
+        return self.twin.space(r)
+
+    def frequency(self, r: Any) -> int:
+        return sum(self._index(r))
+
+    def learning_index(self, r: Any, scaling):
+        """The twin's M19 learning index of r."""
+        return self.twin.learning_index(r, scaling)
+
     def multiplicity(self, r: Any, j: int = 0) -> int:
         return orbit_multiplicity(self._index(r), j, self.domain.patch_multiplicity)
 
@@ -222,19 +233,52 @@ class PooledSpectrum(Tabular):
         the pooled trace is not :math:`K(1, \dots, 1)`: cross-position terms
         :math:`\langle x_i, x_j\rangle` average out.
         """
+        if getattr(self, "_trace", None) is not None:
+            return self._trace
+        from .numerics import kernel_pairs
+
         d, n0 = self.domain.d, self.domain.n0
-        if getattr(self.domain, "kind", "") == "hypercube" and d * n0 <= 12:
+        exact = getattr(self.domain, "kind", "") == "hypercube" and d * n0 <= 16
+        if exact:
             bits = (np.arange(2 ** (d * n0))[:, None] >> np.arange(d * n0)) & 1
             X = (1.0 - 2.0 * bits).reshape(-1, d, n0)
-            self.total_stderr = 0.0
         else:
             X = self.domain.sample(n_samples, seed)
-        diag = np.concatenate(
-            [np.diag(self.net.kernel_fn(X[i : i + 64], kind=self.kind)) for i in range(0, len(X), 64)]
-        )
-        if getattr(self, "total_stderr", None) is None:
-            self.total_stderr = float(diag.std() / np.sqrt(len(diag)))
-        return float(diag.mean())
+        diag = kernel_pairs(self.net, X, X, self.kind)
+        self.total_stderr = 0.0 if exact else float(diag.std() / np.sqrt(len(diag)))
+        self._trace = float(diag.mean())
+        return self._trace
+
+    def target_masses(self, target) -> dict:
+        r"""Target mass per eigenspace ``(orbit representative, j)`` (section 6).
+
+        For a target :math:`\sum_r c_r \phi_r` whose harmonics are shifts of
+        one another (hypercube Walsh monomials, zonal harmonics along one axis),
+        the orbit of :math:`r_0` of size o carries
+        :math:`|\sum_{u<o} c_{s^u r_0} e^{-2\pi i j u/o}|^2 / o` in the Fourier
+        sector :math:`j (d/o)`.
+        """
+        coefficients = target.coefficients if hasattr(target, "coefficients") else None
+        if coefficients is None:
+            raise TypeError("pooled spectra need a Target with signed coefficients (eigencalc.targets)")
+        if target.domain != self.domain:
+            raise ValueError(f"target lives on {target.domain!r}, the spectrum on {self.domain!r}")
+        d = self.domain.d
+        orbits: dict = {}
+        for r, c in coefficients.items():
+            rep = canonical_rotation(r)
+            o = _orbit_size(rep)
+            shift = next(u for u in range(o) if tuple(rep[u:] + rep[:u]) == tuple(r))
+            orbits.setdefault(rep, np.zeros(o))[shift] += c
+        masses = {}
+        for rep, c in orbits.items():
+            o = len(c)
+            spectrum = np.fft.fft(c)  # sum_u c_u exp(-2 pi i j u / o)
+            for j in range(o):
+                mass = abs(spectrum[j]) ** 2 / o
+                if mass > 1e-15 * float(np.dot(c, c)):
+                    masses[(rep, j * (d // o))] = float(mass)
+        return masses
 
     @cached_property
     def _entries(self) -> list:

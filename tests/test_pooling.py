@@ -149,3 +149,61 @@ def test_misiakiewicz_mei_prop2_local_pooling(omega):
         assert all(e.j == 0 for e in spec.entries())
     if omega == 3:  # every Fourier sector whose Fejer weight is nonzero (kappa_4 = kappa_8 = 0)
         assert {e.j for e in spec.entries()} == {j for j in range(d) if abs(kappa[j]) > 1e-12}
+
+
+# ------------------------------------------------------------------ learning
+
+import warnings  # noqa: E402
+
+from eigencalc import krr_experiment, learning_curve, targets  # noqa: E402
+
+
+def _mm_nets():
+    conv = lambda: Conv(3, padding="CIRCULAR")  # noqa: E731
+    return {
+        "CK-GP": serial(conv(), Relu(), conv(), Relu(), GlobalAvgPool(), Dense()),
+        "CK": serial(conv(), Relu(), conv(), Relu(), Flatten(), Dense()),
+        "FC": serial(Flatten(), Dense(), Relu(), Dense(), Relu(), Dense()),
+    }
+
+
+def test_pooled_target_masses_fourier_sectors():
+    dom = ProductHypercube(8, 1)
+    spec = spectrum(_mm_nets()["CK-GP"], dom, "ntk", 3)
+    lf, hf = targets.f_LF(dom, 3), targets.f_HF(dom, 3)
+    assert spec.target_masses(lf) == pytest.approx({((1, 1, 1, 0, 0, 0, 0, 0), 0): 1.0})
+    assert spec.target_masses(hf) == pytest.approx({((1, 1, 1, 0, 0, 0, 0, 0), 4): 1.0})  # j = d/2
+
+
+def test_misiakiewicz_mei_thresholds_with_pooling():
+    """Samples to reach test MSE 1/2 on f_LF,3 (d = 12): CK-GP < CK < FC; GP never learns f_HF,3.
+
+    Global pooling keeps only the shift-invariant (j = 0) sector, where f_LF,3 lives, and
+    divides the number of competing modes by d; f_HF,3 lives at j = d/2, which it removes.
+    """
+    dom = ProductHypercube(12, 1)
+    m = np.unique(np.round(np.logspace(0.5, 4, 40)).astype(int))
+    need = {}
+    for name, net in _mm_nets().items():
+        spec = spectrum(net, dom, "ntk", 4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # f_* have no mass beyond max_frequency; tail warnings are about kappa only
+            for t in ("f_LF", "f_HF"):
+                need[name, t] = learning_curve(spec, getattr(targets, t)(dom, 3), m, ridge=1e-3).samples_to_reach(0.5)
+    assert need["CK-GP", "f_LF"] < need["CK", "f_LF"] < need["FC", "f_LF"]
+    assert need["CK", "f_LF"] == need["CK", "f_HF"]  # pooling-free kernels cannot tell them apart
+    assert need["CK-GP", "f_HF"] == np.inf
+
+
+@pytest.mark.slow
+def test_pooled_prediction_matches_kernel_regression():
+    """CK-GP on f_LF,3 (d = 12): eigenlearning vs real KRR within 3 spreads + 15%."""
+    dom = ProductHypercube(12, 1)
+    net = _mm_nets()["CK-GP"]
+    spec = spectrum(net, dom, "ntk", 12)
+    target = targets.f_LF(dom, 3)
+    m = [4, 8, 16, 32]
+    pred = learning_curve(spec, target, m, ridge=1e-3)
+    meas = krr_experiment(net, dom, target, m, ridge=1e-3, n_test=500, repeats=6, seed=3, kind="ntk")
+    for p, mu, sd in zip(pred.test_mse, meas.test_mse, meas.std):
+        assert abs(p - mu) <= 3 * sd + 0.15 * max(p, mu), (p, mu, sd)

@@ -164,19 +164,16 @@ pred_ck = learning_curve(spec_ck, lf, GRID, ridge=RIDGE)
 pred_fc = learning_curve(spec_fc, lf, GRID, ridge=RIDGE)
 pred_ck_hf = learning_curve(spec_ck, hf, GRID, ridge=RIDGE)
 t_ck, t_fc = pred_ck.samples_to_reach(0.5), pred_fc.samples_to_reach(0.5)
-try:  # pooled spectra have (r, j) entries; learning_curve may not accept them
-    pred_gp = learning_curve(spec_gp, lf, GRID, ridge=RIDGE)
-    t_gp = pred_gp.samples_to_reach(0.5)
-except (AttributeError, TypeError, ValueError, KeyError) as err:
-    pred_gp, t_gp = None, None
-    print(f"learning_curve does not support pooled spectra ({type(err).__name__}: {err})")
+pred_gp = learning_curve(spec_gp, lf, GRID, ridge=RIDGE)  # per (orbit, Fourier index) eigenspace
+t_gp = pred_gp.samples_to_reach(0.5)
+pred_gp_hf = learning_curve(spec_gp, hf, GRID, ridge=RIDGE)  # f_HF,3 sits at j = d/2, removed by pooling
 pd.DataFrame({"predicted m*(0.5)": {"FC": t_fc, "CK": t_ck, "CK-GP": t_gp}})
 
 # %% [markdown]
-# **Pooled kernel.**  At the time of writing `learning_curve` does not accept a
-# `PooledSpectrum` (its entries are per (orbit, Fourier index), without the `space`
-# lookup the prediction uses), so the cell above reports no predicted threshold for
-# CK-GP.  What the pooled spectrum does show: $f_{LF,3}$ sits in the $j = 0$ mode of
+# **Pooled kernel.**  `learning_curve` works per (orbit, Fourier index) eigenspace for
+# a `PooledSpectrum`: the target's mass is split over the Fourier sectors of each shift
+# orbit, $f_{LF,3}$ entirely at $j = 0$ and $f_{HF,3}$ at $j = d/2$ (which global pooling
+# removes, so CK-GP never learns it).  Why CK-GP wins: $f_{LF,3}$ sits in the $j = 0$ mode of
 # its shift orbit with the *same* eigenvalue as for CK, while the number of
 # eigenfunctions with larger or equal eigenvalue — the modes kernel regression must
 # fit first, roughly the sample count needed — drops by the factor $d$ (each orbit
@@ -248,6 +245,6 @@ assert abs(lam["CK-GP"] - lam["CK"]) <= 1e-12 * lam["CK"]
 assert ahead["CK"] - 1 == D16.d * (ahead["CK-GP"] - 1), ahead
 j20 = M_KRR.index(20)
 assert krr_gp.test_mse[j20] < 0.1 and krr_ck.test_mse[j20] > 0.5, (krr_gp.test_mse, krr_ck.test_mse)
-if t_gp is not None:
-    assert t_gp < t_ck / 4, (t_gp, t_ck)
+assert t_gp < t_ck / 4, (t_gp, t_ck)
+assert pred_gp_hf.samples_to_reach(0.5) == np.inf
 print(f"m*(0.5): FC {t_fc:.0f}, CK {t_ck:.0f}, CK-GP {t_gp}; modes ahead {ahead}")
