@@ -314,3 +314,32 @@ def test_bad_arguments():
         spectrum(TREE, 4, "ntk", 1)
     with pytest.raises(ValueError, match="n0 \\(coordinates per patch\\) must be >= 2"):
         ProductSphere(4, 1)
+
+
+# ------------------------------------------------------- more acceptance checks
+
+
+@pytest.mark.slow
+def test_hypercube_multiset_brute_force_at_d_n0_12():
+    """The largest brute-force case of the acceptance list: 2^12 points, tree CNN with n0 = 3."""
+    net = serial(Conv(2, stride=2), Relu(), Conv(2, stride=2), Relu(), Flatten(), Dense(b_std=0.1))
+    dom = ProductHypercube(4, 3)
+    spec = spectrum(net, dom, "ntk", 12)
+    ours = _expanded(spec)
+    brute = _gram_eigenvalues(net, dom, "ntk")
+    assert np.max(np.abs(ours - brute)) < 1e-12 * float(spec.total())
+
+
+def test_mlp_on_hypercube_equals_one_dimensional_krawtchouk():
+    """MLP on {-1,1}^d: lambda(r) depends on |r| only and equals M12 of its kernel f(<x,y>/d)."""
+    from eigencalc import hypercube_eigenvalues
+
+    d = 8
+    net = serial(Flatten(), Dense(), Relu(), Dense(b_std=0.5), Relu(), Dense())
+    spec = spectrum(net, ProductHypercube(d, 1), "ntk", d)
+    # the same layers on the flattened input: one patch, correlation s = <x, y>/d
+    reference = serial(Dense(), Relu(), Dense(b_std=0.5), Relu(), Dense())
+    f = lambda s: float(reference.kernel_of_correlations([s], "ntk"))  # noqa: E731
+    mu = hypercube_eigenvalues(f, d)
+    for e in spec.entries():
+        assert float(e.eigenvalue) == pytest.approx(float(mu.eigenvalues[e.frequency]), rel=1e-12, abs=1e-15), e.r
