@@ -435,6 +435,15 @@ def _gram_numba(flat, X, Y, kind, block, mode):
     return out
 
 
+def _prepare_gram(net, X, Y, kind, block):
+    """Validate a Gram request; returns (kind, block, X, Y, flat program)."""
+    net = _check_network(net)
+    kind = _check_kind(kind)
+    block = _check_int(block, "block")
+    X, Y = _check_pair_inputs(X, Y)
+    return kind, block, X, Y, _flat_program(net, X.shape[1])
+
+
 def gram(net: Layer, X: Any, Y: Any = None, kind: str = "nngp", *, block: int = DEFAULT_BLOCK, engine: str = "auto") -> np.ndarray:
     r"""Gram matrix :math:`G_{nm} = K(x_n, y_m)` of raw inputs, jitted and streamed (M1–M4).
 
@@ -462,11 +471,7 @@ def gram(net: Layer, X: Any, Y: Any = None, kind: str = "nngp", *, block: int = 
     >>> bool(np.allclose(gram(net, X, kind="ntk"), net.kernel_fn(X, kind="ntk"), rtol=1e-12, atol=0))
     True
     """
-    net = _check_network(net)
-    kind = _check_kind(kind)
-    block = _check_int(block, "block")
-    X, Y = _check_pair_inputs(X, Y)
-    flat = _flat_program(net, X.shape[1])
+    kind, block, X, Y, flat = _prepare_gram(net, X, Y, kind, block)
     if _select_engine(flat, engine, "gram") == "numpy":
         return _gram_numpy_flat(flat, X, Y, kind, block, _nk.MODE_TRIANGLE if Y is None else _nk.MODE_RECT)
     return _gram_numba(flat, X, Y, kind, block, _nk.MODE_TRIANGLE if Y is None else _nk.MODE_RECT)
@@ -639,11 +644,7 @@ def gram_numpy(net: Layer, X: Any, Y: Any = None, kind: str = "nngp", *, block: 
     >>> bool(np.allclose(gram_numpy(net, X, kind="ntk"), net.kernel_fn(X, kind="ntk"), rtol=1e-12, atol=0))
     True
     """
-    net = _check_network(net)
-    kind = _check_kind(kind)
-    block = _check_int(block, "block")
-    X, Y = _check_pair_inputs(X, Y)
-    flat = _flat_program(net, X.shape[1])
+    kind, block, X, Y, flat = _prepare_gram(net, X, Y, kind, block)
     return _gram_numpy_flat(flat, X, Y, kind, block, _nk.MODE_TRIANGLE if Y is None else _nk.MODE_RECT)
 
 

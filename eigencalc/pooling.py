@@ -48,7 +48,7 @@ import numpy as np
 import sympy
 
 from .domains import Domain
-from .reports import Tabular
+from .spectra import _EntriesTabular
 
 __all__ = ["PooledSpectrum", "PooledEntry", "pooled_spectrum", "canonical_rotation", "pooling_symbol"]
 
@@ -175,7 +175,7 @@ def orbit_multiplicity(r: tuple, j: int, patch_multiplicity) -> int:
     return rounded
 
 
-class PooledSpectrum(Tabular):
+class PooledSpectrum(_EntriesTabular):
     r"""Eigenvalues :math:`\lambda(r, j) = d\hat a(j)\bar\lambda(r)` of a pooled network (section 6)."""
 
     def __init__(self, net, domain: Domain, kind: str, max_frequency: int, twin_spectrum, readout: str, window):
@@ -308,17 +308,6 @@ class PooledSpectrum(Tabular):
         from .spectra import SpectrumTable
 
         return SpectrumTable(self._entries)
-
-    _latex_bounds = {"eigenvalue": "error_bound"}
-
-    def rows(self) -> list:
-        return self.entries().rows()
-
-    def classes(self) -> list:
-        """Entries grouped by (frequency, space); ``count`` is the number of (orbit, j) entries."""
-        from .spectra import group_classes
-
-        return group_classes(self.entries())
 
     def __repr__(self) -> str:
         return f"PooledSpectrum({self.kind}, {self.domain!r}, readout={self.readout!r}, window={self.window})"

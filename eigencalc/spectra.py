@@ -131,7 +131,21 @@ def _to_float(value) -> float:
     return float(value)
 
 
-class Spectrum(Tabular):
+class _EntriesTabular(Tabular):
+    """Table output for spectra: one row per entry, classes grouped by (frequency, space)."""
+
+    _latex_bounds = {"eigenvalue": "error_bound"}
+
+    def rows(self) -> list:
+        """One dict per entry (see ``entries()``)."""
+        return self.entries().rows()
+
+    def classes(self) -> list:
+        """Entries grouped by (frequency, space): eigenvalue range and total multiplicity."""
+        return group_classes(self.entries())
+
+
+class Spectrum(_EntriesTabular):
     r"""Eigenvalues :math:`\lambda(r)` of a network kernel on a product domain (M14–M19).
 
     Build with :func:`spectrum`.  Values are exact ``sympy.Rational`` when the
@@ -350,16 +364,6 @@ class Spectrum(Tabular):
             out.sort(key=lambda e: (e.frequency, e.space, -_to_float(e.eigenvalue)))
             self._entries = SpectrumTable(out)
         return self._entries
-
-    _latex_bounds = {"eigenvalue": "error_bound"}
-
-    def rows(self) -> list:
-        """One dict per symmetry class (see :meth:`entries`)."""
-        return self.entries().rows()
-
-    def classes(self) -> list:
-        """Entries grouped by (frequency, space): eigenvalue range and total multiplicity."""
-        return group_classes(self.entries())
 
     def __repr__(self) -> str:
         return (
