@@ -301,3 +301,17 @@ def test_l2_depends_on_variance():
     act.second_moment(1)
     with pytest.raises(ValueError, match="not square-integrable"):
         act.second_moment(3)
+
+
+def test_quadrature_kernel_symmetric_and_accurate_at_large_unequal_variances():
+    """tanh at (q1, q2) = (10, 9), c = 8.5: symmetric in (q1, q2) and within 1e-7 of a 340-node rule.
+
+    The integrand's strip of analyticity narrows like 1/sqrt(q); the default node count
+    grows with the variance (capped at 320), and the smaller variance sits on z1 alone.
+    """
+    tanh = activation("tanh")
+    a = float(tanh.kernel(10.0, 9.0, 8.5))
+    b = float(tanh.kernel(9.0, 10.0, 8.5))
+    assert a == b
+    ref = float(bivariate_gaussian_expectation(tanh, tanh, 9.0, 10.0, 8.5, n_nodes=340))
+    assert a == pytest.approx(ref, rel=1e-7)
