@@ -59,7 +59,7 @@ import sympy
 
 from .activations import Polynomial, _mp
 
-__all__ = ["TreeRecursion", "is_tree", "ONES"]
+__all__ = ["TreeRecursion", "Signatures", "is_tree", "ONES"]
 
 #: Sentinel "patch degree" whose leaf functional evaluates at t = 1.
 ONES = -1
@@ -80,6 +80,46 @@ def is_tree(dag) -> bool:
                 return False
             seen |= rf
     return True
+
+
+class Signatures:
+    """Canonical ids of (node, local multi-index) pairs on a tree DAG.
+
+    Two pairs get the same id when their subtrees have the same structure
+    (layer, op, weights, bias, activation) and the same multiset of child ids,
+    so they have equal moment vectors and equal eigenvalues.  Pure bookkeeping:
+    no arithmetic, so symmetry classes can be listed without building a
+    :class:`TreeRecursion`.
+    """
+
+    def __init__(self, dag):
+        self.dag = dag
+        self._structures: dict = {}
+        self._ids: dict = {}
+
+    @staticmethod
+    def _intern(table: dict, key) -> int:
+        if key not in table:
+            table[key] = len(table)
+        return table[key]
+
+    def leaf(self, degree: int) -> int:
+        """Id of a patch carrying harmonic degree ``degree``."""
+        return self._intern(self._ids, ("leaf", degree))
+
+    def node(self, u: int, children: tuple) -> int:
+        """Id of node u whose children have the sorted ``(str(weight), child id)`` pairs ``children``."""
+        n = self.dag.nodes[u]
+        structure = (n.layer, n.op, n.exact_weights, n.exact_bias, n.activation, len(n.children))
+        return self._intern(self._ids, (self._intern(self._structures, structure), children))
+
+    def signature(self, u: int, r: dict) -> int:
+        """Id of (node u, the restriction of the multi-index r to its receptive field)."""
+        node = self.dag.nodes[u]
+        if node.op == "input":
+            return self.leaf(r.get(node.position, 0))
+        kids = tuple(sorted((str(w), self.signature(c, r)) for c, w in zip(node.children, node.exact_weights)))
+        return self.node(u, kids)
 
 
 class _ExactField:
@@ -225,8 +265,7 @@ class TreeRecursion:
                 self.s0[u] = self.bias[u] + sum((wi * self.s0[c] for wi, c in zip(w, node.children)), F.zero)
                 th = sum((wi * self.theta1[c] for wi, c in zip(w, node.children)), F.zero)
                 self.theta1[u] = th + (self.q[u] if node.trainable else F.zero)
-        self._structure_ids: dict = {}
-        self._sig_ids: dict = {}
+        self.signatures = Signatures(dag)
         self._memo: dict = {}
 
     def _sympy_variance(self, q):
@@ -293,25 +332,9 @@ class TreeRecursion:
         return Fm, Gm
 
     # ------------------------------------------------------------- signatures
-    def _intern(self, table: dict, key) -> int:
-        if key not in table:
-            table[key] = len(table)
-        return table[key]
-
-    def structure_id(self, u: int) -> int:
-        node = self.dag.nodes[u]
-        key = (node.layer, node.op, node.exact_weights, node.exact_bias, node.activation, len(node.children))
-        return self._intern(self._structure_ids, key)
-
     def signature(self, u: int, r: dict) -> int:
         """Canonical id of (node u, local multi-index): equal ids => equal moment vectors."""
-        node = self.dag.nodes[u]
-        if node.op == "input":
-            return self._intern(self._sig_ids, ("leaf", r.get(node.position, 0)))
-        kids = tuple(
-            sorted((str(w), self.signature(c, r)) for c, w in zip(node.children, node.exact_weights))
-        )
-        return self._intern(self._sig_ids, (self.structure_id(u), kids))
+        return self.signatures.signature(u, r)
 
     # ---------------------------------------------------------------- moments
     def _leaf(self, degree: int):

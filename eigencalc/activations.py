@@ -352,7 +352,7 @@ class Activation:
             if derivative:
                 return series.derivative(r) / q1.flat[0]
             return series(r)
-        f = self._numpy_dphi if derivative else self._numpy_phi
+        f = self.derivative if derivative else self
         return _gaussian.bivariate_gaussian_expectation(f, f, q1, q2, c)
 
     def dual_expr(self, q: Any = 1) -> sympy.Expr | None:
@@ -829,12 +829,6 @@ class _QuadratureActivation(Activation):
     def derivative(self, z):
         z = np.asarray(z, dtype=float)
         return self._dphi_override(z) if self._dphi_override else self._numpy_dphi(z)
-
-    def _numeric_kernel(self, q1, q2, c, derivative: bool):
-        if q1.size and np.all(q1 == q1.flat[0]) and np.all(q2 == q1.flat[0]):
-            return super()._numeric_kernel(q1, q2, c, derivative)
-        f = self.derivative if derivative else self.__call__
-        return _gaussian.bivariate_gaussian_expectation(f, f, q1, q2, c)
 
     def _check_l2(self, q) -> None:
         _check_gaussian_growth(self.expr, q, self.name)

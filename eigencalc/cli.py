@@ -42,10 +42,6 @@ def _parse_params(items: Sequence[str]) -> dict:
     return params
 
 
-def _format_number(value, digits: int = 10) -> str:
-    return format_number(value, digits=digits)
-
-
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731

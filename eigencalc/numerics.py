@@ -412,18 +412,22 @@ def _n_chunks(total: int) -> int:
     return int(max(1, min(total, 8 * numba.get_num_threads())))
 
 
+def _pair_output(mode, N: int, M: int):
+    """(number of pairs, output array) for zipped pairs, the upper triangle of X x X, or X x Y."""
+    if mode == _nk.MODE_ZIP:
+        return N, np.empty((N, 1))
+    if mode == _nk.MODE_TRIANGLE:
+        return N * (N + 1) // 2, np.empty((N, N))
+    return N * M, np.empty((N, M))
+
+
 def _gram_numba(flat, X, Y, kind, block, mode):
     ntk = kind == "ntk"
     VX = _self_variances_numba(flat, X, "X")
     VY = VX if Y is None else _self_variances_numba(flat, Y, "Y")
     Yv = X if Y is None else Y
     N, M = X.shape[0], Yv.shape[0]
-    if mode == _nk.MODE_ZIP:
-        total, out = N, np.empty((N, 1))
-    elif mode == _nk.MODE_TRIANGLE:
-        total, out = N * (N + 1) // 2, np.empty((N, N))
-    else:
-        total, out = N * M, np.empty((N, M))
+    total, out = _pair_output(mode, N, M)
     _warm("gram")
     for p0 in range(0, total, block):
         p1 = min(p0 + block, total)
@@ -609,12 +613,7 @@ def _gram_numpy_flat(flat, X, Y, kind, block, mode):
     VY = VX if Y is None else _self_variances_numpy(flat, Y, "Y", block)
     Yv = X if Y is None else Y
     N, M = X.shape[0], Yv.shape[0]
-    if mode == _nk.MODE_ZIP:
-        total, out = N, np.empty((N, 1))
-    elif mode == _nk.MODE_TRIANGLE:
-        total, out = N * (N + 1) // 2, np.empty((N, N))
-    else:
-        total, out = N * M, np.empty((N, M))
+    total, out = _pair_output(mode, N, M)
     B = _block_size(flat, block)
     for p0 in range(0, total, B):
         i, j = _pair_indices(mode, p0, min(p0 + B, total), N, M)

@@ -336,18 +336,12 @@ class Spectrum(_EntriesTabular):
     def representatives(self) -> list:
         """[(r, count)]: one multi-index per symmetry class, |r| <= max_frequency."""
         if self.is_tree:
-            return _tree_classes(self._recursion_for_signatures, self.dag, self.domain, self.max_frequency)
+            return _tree_classes(_tree.Signatures(self.dag), self.dag, self.domain, self.max_frequency)
         top = self.domain.max_patch_degree()
         out = []
         for r in _all_indices(self.domain.d, self.max_frequency, top):
             out.append((r, 1))
         return out
-
-    @cached_property
-    def _recursion_for_signatures(self):
-        if self.method == "tree":
-            return self._recursion
-        return _tree.TreeRecursion(self.dag, self.domain, self.kind, 1, exact=False)
 
     def entries(self) -> list:
         """Every eigenvalue class up to ``max_frequency``, sorted by (frequency, space, -eigenvalue)."""
@@ -470,7 +464,7 @@ def _compositions(total: int, parts: int, cap: int):
             yield (first,) + rest
 
 
-def _tree_classes(rec: _tree.TreeRecursion, dag, domain: Domain, F: int) -> list:
+def _tree_classes(sigs: _tree.Signatures, dag, domain: Domain, F: int) -> list:
     """Symmetry classes of a tree DAG: canonical signature -> (representative r, count)."""
     top = domain.max_patch_degree()
     cap = F if top is None else min(F, top)
@@ -483,7 +477,7 @@ def _tree_classes(rec: _tree.TreeRecursion, dag, domain: Domain, F: int) -> list
         if node.op == "input":
             out = {}
             for k in range(cap + 1):
-                sig = rec._intern(rec._sig_ids, ("leaf", k))
+                sig = sigs.leaf(k)
                 out[sig] = (1, k, {node.position: k} if k else {})
         else:
             states = {(): (1, 0, {})}
@@ -499,10 +493,7 @@ def _tree_classes(rec: _tree.TreeRecursion, dag, domain: Domain, F: int) -> list
                         merged = rep if not crep else {**rep, **crep}
                         new[nk] = (cnt * ccnt + (old[0] if old else 0), f + cf, old[2] if old else merged)
                 states = new
-            out = {}
-            sid = rec.structure_id(u)
-            for key, (cnt, f, rep) in states.items():
-                out[rec._intern(rec._sig_ids, (sid, key))] = (cnt, f, rep)
+            out = {sigs.node(u, key): value for key, value in states.items()}
         memo[u] = out
         return out
 
