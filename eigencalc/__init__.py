@@ -22,7 +22,7 @@ module                        concept
 ============================  ==================================================
 """
 
-__version__ = "0.1.0"
+from .core.version import __version__
 
 from .activations import ACTIVATION_NAMES, Activation, DualSeries, TruncationWarning, activation
 from .architectures import (

@@ -1,255 +1,29 @@
-r"""Architectures as DAGs: stax-style layers composed into NNGP / NTK kernels.
+"""Architectures as DAGs: stax-style layers composed into NNGP / NTK kernels (M1-M4).
 
-Implements ``../shared/MATH.md`` section 1 (M1–M4) with neural-tangents
-``stax`` semantics in the NTK parameterization.  Inputs have ``d`` patches of
-``n0`` channels, arrays of shape ``(N, d, n0)``; the input covariance is
-:math:`\Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0`.
-
-Layers (every layer, and every ``serial``/``parallel`` combination, is a network):
-
-* affine: :class:`Dense`, :class:`Conv` (1-D, ``VALID`` or ``CIRCULAR``);
-* activations: :func:`Relu`, :func:`LeakyRelu`, :func:`Abs`, :func:`Erf`,
-  :func:`Tanh`, :func:`Sigmoid`, :func:`Gelu`, :func:`Swish`, :func:`Softplus`,
-  :func:`Sin`, :func:`Cos`, :func:`Exp`, :func:`Monomial`, :func:`Polynomial`,
-  :func:`Step`, and :class:`Phi` for any :class:`~eigencalc.activations.Activation`;
-* readouts: :class:`Flatten`, :class:`GlobalAvgPool`; :class:`Identity`;
-* combinators: :func:`serial`, :func:`parallel`, :class:`FanOut`, :class:`FanInSum`;
-* :func:`mlp` builds an :class:`MLP` with closed-form and series kernels in ``t``.
-
-A network is evaluated three ways that agree (tests check it):
-
-1. ``net.kernel_fn(X, Y, kind)`` on raw inputs of any norm (numpy float64);
-2. ``net.kernel_of_correlations(t, kind)`` for equal-norm patches,
-   :math:`K(t_1, \dots, t_d)`, node by node on ``net.dag(d)``;
-3. ``net.kernel_series(d, kind, max_degree)``: the multivariate power series
-   in :math:`t` with the tail bound of M16 (exact sympy when possible).
-
->>> net = serial(Conv(2, stride=2), Relu(), Flatten(), Dense())
->>> X = np.ones((1, 4, 3))
->>> float(net.kernel_fn(X)[0, 0]), float(net.kernel_of_correlations([1.0, 1.0, 1.0, 1.0]))
-(0.5, 0.5)
+A facade: the code lives in :mod:`eigencalc.kernel.layers`, :mod:`eigencalc.kernel.mlp`, :mod:`eigencalc.kernel.dag`, :mod:`eigencalc.kernel.compiler`, :mod:`eigencalc.kernel.series`, :mod:`eigencalc.kernel.reference`;
+this module re-exports its public names so that user code keeps working.
 """
 
-from __future__ import annotations
-
-from typing import Any
-
-import numpy as np
-import sympy
-
-from ._dag import Dag, DagLayer, Node, build_dag, compile_network
-from ._layers import (
-    Abs,
-    AvgPool,
-    Conv,
-    Cos,
-    Dense,
-    Erf,
-    Exp,
-    FanInSum,
-    FanOut,
-    Flatten,
-    Gelu,
-    GlobalAvgPool,
-    Identity,
-    Layer,
-    LeakyRelu,
-    Monomial,
-    Parallel,
-    Phi,
-    Polynomial,
-    Relu,
-    Serial,
-    Sigmoid,
-    Sin,
-    Softplus,
-    Step,
-    Swish,
-    Tanh,
-    exact_real,
-    parallel,
-    serial,
+from .kernel.layers import (  # noqa: F401
+    LAYERS, register, Layer, Dense, Conv, Phi, Flatten, GlobalAvgPool, AvgPool, Identity,
+    FanOut, FanInSum, Serial, Parallel, serial, parallel, Relu, LeakyRelu, Abs, Erf, Tanh,
+    Sigmoid, Gelu, Swish, Softplus, Sin, Cos, Exp, Monomial, Polynomial, Step, PADDINGS,
 )
-from ._series import KernelSeries
-from .activations import Activation, rho
+from .kernel.mlp import (  # noqa: F401
+    MLP, mlp, t, rho,
+)
+from .kernel.dag import (  # noqa: F401
+    Node, DagLayer, Dag, build_dag,
+)
+from .kernel.compiler import (  # noqa: F401
+    Program, compile_network,
+)
+from .kernel.series import (  # noqa: F401
+    KernelSeries, kernel_series,
+)
+from .kernel.reference import (  # noqa: F401
+    conv_indices, affine_map, activation_map, flatten_map, pool_map, avgpool_map, sum_map,
+    input_covariances, evaluate_program,
+)
 
-__all__ = [
-    "Layer",
-    "Dense",
-    "Conv",
-    "Phi",
-    "Relu",
-    "LeakyRelu",
-    "Abs",
-    "Erf",
-    "Tanh",
-    "Sigmoid",
-    "Gelu",
-    "Swish",
-    "Softplus",
-    "Sin",
-    "Cos",
-    "Exp",
-    "Monomial",
-    "Polynomial",
-    "Step",
-    "Flatten",
-    "GlobalAvgPool",
-    "AvgPool",
-    "Identity",
-    "FanOut",
-    "FanInSum",
-    "Serial",
-    "Parallel",
-    "serial",
-    "parallel",
-    "MLP",
-    "mlp",
-    "Dag",
-    "DagLayer",
-    "Node",
-    "KernelSeries",
-    "compile_network",
-    "build_dag",
-    "t",
-]
-
-#: The correlation symbol of :meth:`MLP.nngp_expr` / :meth:`MLP.ntk_expr`.
-t = sympy.Symbol("t", real=True)
-
-
-def _as_activation_layer(spec: Any) -> Phi:
-    if isinstance(spec, Phi):
-        return spec
-    if isinstance(spec, Layer):
-        raise TypeError(f"mlp: activation must be an activation layer, an Activation or a name, got {spec!r}")
-    return Phi(spec)
-
-
-class MLP(Serial):
-    r"""A fully-connected network ``serial(Dense, phi, ..., Dense)`` with ``depth`` hidden layers (M1–M3).
-
-    For unit-variance inputs (:math:`|x|^2 = |y|^2 = n_0`) and :math:`t = \langle x, y\rangle / n_0`:
-
-    .. math::
-
-        \Sigma_1 = W^2 t + b^2,\quad q_1 = W^2 + b^2,\quad \Theta_1 = \Sigma_1,\\
-        \Sigma_{l+1} = W^2 \hat\phi_{q_l}(\Sigma_l / q_l) + b^2,\quad
-        \Theta_{l+1} = W^2\, \Theta_l\, \hat\phi_{q_l}'(\Sigma_l / q_l)/q_l + \Sigma_{l+1},
-
-    with :math:`q_{l+1} = W^2 E[\phi(\sqrt{q_l} z)^2] + b^2`.  Equals
-    ``stax.serial(Dense(1, W, b), Relu(), ..., Dense(1, W, b))``.
-    """
-
-    def __init__(self, depth: int, activation: Any, W_std: Any = 1.0, b_std: Any = 0.0):
-        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
-            raise TypeError(f"mlp: depth must be an integer, got {depth!r}")
-        if depth < 0:
-            raise ValueError(f"mlp: depth must be >= 0, got {depth}")
-        self.depth = int(depth)
-        self.act_layer = _as_activation_layer(activation)
-        self.W_std, self.b_std = W_std, 0.0 if b_std is None else b_std
-        dense = Dense(W_std, self.b_std)
-        layers = []
-        for _ in range(self.depth):
-            layers += [dense, self.act_layer]
-        layers.append(dense)
-        super().__init__(*layers)
-
-    def __repr__(self) -> str:
-        return f"mlp({self.depth}, {self.act_layer!r}, W_std={self.W_std!r}, b_std={self.b_std!r})"
-
-    @property
-    def activation(self) -> Activation:
-        r"""The hidden activation :math:`\phi` (M5).
-
-        .. math:: \phi = \sum_k a_k h_k
-        """
-        return self.act_layer.activation
-
-    # ----- numeric kernels in t --------------------------------------------------
-    def nngp(self, t_) -> np.ndarray:
-        r"""NNGP :math:`\Sigma_{L+1}(t)` for unit-variance inputs, vectorised over ``t`` (float64; M1, M3).
-
-        .. math:: \Sigma_{l+1} = W^2 \hat\phi_{q_l}(\Sigma_l / q_l) + b^2
-
-        >>> float(mlp(1, "relu").nngp(0.0)) == 1 / (2 * np.pi)
-        True
-        """
-        return self.kernel_of_correlations(np.asarray(t_, dtype=float)[..., None], "nngp")
-
-    def ntk(self, t_) -> np.ndarray:
-        r"""NTK :math:`\Theta_{L+1}(t)` for unit-variance inputs, vectorised over ``t`` (float64; M2, M3).
-
-        .. math:: \Theta_{l+1} = W^2 \Theta_l\, \hat\phi_{q_l}'(\Sigma_l / q_l)/q_l + \Sigma_{l+1}
-
-        >>> float(mlp(1, "relu").ntk(1.0))
-        1.0
-        """
-        return self.kernel_of_correlations(np.asarray(t_, dtype=float)[..., None], "ntk")
-
-    # ----- closed forms --------------------------------------------------------------
-    def _exprs(self):
-        W2 = exact_real(self.W_std, "mlp: W_std") ** 2
-        b2 = exact_real(self.b_std, "mlp: b_std") ** 2
-        act = self.activation
-        sigma = W2 * t + b2
-        q = W2 + b2
-        theta = sigma
-        for _ in range(self.depth):
-            dual = act.dual_expr(q)
-            if dual is None:
-                return None
-            ddual = sympy.diff(dual, rho) / q
-            x = sigma / q
-            theta = theta * ddual.subs(rho, x)
-            sigma = W2 * dual.subs(rho, x) + b2
-            q = W2 * act.second_moment(q) + b2
-            theta = W2 * theta + sigma
-        return sigma, theta
-
-    def nngp_expr(self) -> sympy.Expr | None:
-        r"""NNGP as a sympy expression in :data:`t` (composed ``dual_expr``), or None without closed forms.
-
-        >>> mlp(1, "relu").nngp_expr().subs(t, 1)
-        1/2
-        """
-        out = self._exprs()
-        return None if out is None else out[0]
-
-    def ntk_expr(self) -> sympy.Expr | None:
-        r"""NTK as a sympy expression in :data:`t`, or None without closed forms.
-
-        >>> sympy.simplify(mlp(1, "relu").ntk_expr().subs(t, 0))
-        1/(2*pi)
-        """
-        out = self._exprs()
-        return None if out is None else out[1]
-
-    # ----- power series ---------------------------------------------------------------
-    def series(self, kind: str = "nngp", max_degree: int = 8, **options) -> KernelSeries:
-        r"""Power series :math:`\sum_{k \le D} c_k t^k` with the M16 tail bound (``d = 1``; M6, M16).
-
-        See :func:`eigencalc._series.kernel_series` for ``exact``, ``dps``, ``dual_terms``.
-
-        .. math:: |K(t) - \textstyle\sum_{k \le D} c_k t^k| \le K(1) - \sum_{k \le D} c_k
-
-        >>> mlp(1, "erf").series("nngp", 3).univariate()
-        [0, 4/(3*pi), 0, 8/(81*pi)]
-        """
-        return self.kernel_series(1, kind, max_degree, **options)
-
-
-def mlp(depth: int, activation: Any, W_std: Any = 1.0, b_std: Any = 0.0) -> MLP:
-    r"""``serial(Dense, phi, ..., Dense)``: ``depth`` Dense+activation pairs, then a Dense readout.
-
-    .. math:: f(x) = W_{L+1}\,\phi(W_L \cdots \phi(W_1 x + b_1) \cdots) + b_{L+1}
-
-    ``activation``: a name (``"relu"``), an
-    :class:`~eigencalc.activations.Activation`, or an activation layer (``Relu()``).
-
-    >>> net = mlp(2, "relu")
-    >>> float(net.nngp(1.0)), float(net.ntk(1.0))
-    (0.25, 0.75)
-    """
-    return MLP(depth, activation, W_std, b_std)
+__all__ = ['LAYERS', 'register', 'Layer', 'Dense', 'Conv', 'Phi', 'Flatten', 'GlobalAvgPool', 'AvgPool', 'Identity', 'FanOut', 'FanInSum', 'Serial', 'Parallel', 'serial', 'parallel', 'Relu', 'LeakyRelu', 'Abs', 'Erf', 'Tanh', 'Sigmoid', 'Gelu', 'Swish', 'Softplus', 'Sin', 'Cos', 'Exp', 'Monomial', 'Polynomial', 'Step', 'PADDINGS', 'MLP', 'mlp', 't', 'rho', 'Node', 'DagLayer', 'Dag', 'build_dag', 'Program', 'compile_network', 'KernelSeries', 'kernel_series', 'conv_indices', 'affine_map', 'activation_map', 'flatten_map', 'pool_map', 'avgpool_map', 'sum_map', 'input_covariances', 'evaluate_program']

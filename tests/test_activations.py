@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eigencalc import activation
-from eigencalc._gaussian import bivariate_gaussian_expectation
+from eigencalc.special.gaussian import bivariate_gaussian_expectation
 from eigencalc.activations import rho as RHO
 from eigencalc.activations import x as X
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eigencalc import architectures as A
-from eigencalc._layers import conv_indices
+from eigencalc.architectures import conv_indices
 from eigencalc.activations import Activation
 
 HYP = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -19,7 +19,7 @@ import pytest
 
 from eigencalc.architectures import Conv, Dense, Flatten, Relu, serial
 from eigencalc.domains import ProductHypercube, ProductSphere
-from eigencalc.learning import (
+from eigencalc.learn.curves import (
     TailWarning,
     _gram_function,
     _NestedSolver,

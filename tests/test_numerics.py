@@ -27,7 +27,10 @@ import pytest
 import sympy
 
 from eigencalc import numerics as nm
-from eigencalc import _numba_kernels as nk
+from eigencalc.checks import montecarlo as mc_impl
+from eigencalc.checks import verify as verify_impl
+from eigencalc.kernel import engine as engine_impl
+from eigencalc.kernel import numba_kernels as nk
 from eigencalc.activations import activation
 from eigencalc.architectures import (
     Conv,
@@ -135,7 +138,7 @@ def test_serial_and_parallel_paths_agree_exactly(arch, inputs, monkeypatch):
     t = np.random.default_rng(8).uniform(-1, 1, (40, 8))
     runs = []
     for work in (0, 1 << 60):  # everything parallel / everything serial
-        monkeypatch.setattr(nm, "_SERIAL_WORK", work)
+        monkeypatch.setattr(engine_impl, "_SERIAL_WORK", work)
         runs.append(
             (nm.gram(net, X, kind="ntk"), nm.gram(net, X, Y, kind="nngp"), nm.kernel_pairs(net, X[:6], Y, "ntk"))
             + ((nm.kernel_of_correlations(net, t, "ntk"), nm.hypercube_spectrum(net, 8, "ntk")) if arch != "gap" else ())
@@ -214,13 +217,13 @@ CLOSED = [
 @pytest.mark.parametrize("name,params", CLOSED, ids=[n for n, _ in CLOSED])
 def test_jitted_dual_equals_numpy_closed_form(name, params):
     act = activation(name, **params)
-    code, fp = nm._activation_code(act)
+    code, fp = engine_impl._activation_code(act)
     rng = np.random.default_rng(3)
     q1, q2 = rng.uniform(0.3, 2.5, (2, 500))
     c = rng.uniform(-0.99, 0.99, 500) * np.sqrt(q1 * q2)
     c[:3] = np.sqrt(q1[:3] * q2[:3])  # the boundary rho = 1 (clipping path)
     k, dk = np.empty(500), np.empty(500)
-    nm._warm("dual_values")
+    engine_impl._warm("dual_values")
     nk._dual_values_jit(code, np.asarray(fp, dtype=float), q1, q2, c, k, dk)
     # Same formulas operation by operation: a few ulps.
     np.testing.assert_allclose(k, act.kernel(q1, q2, c), rtol=1e-13, atol=1e-15)
@@ -460,7 +463,7 @@ def test_addition_theorem_on_the_hypercube():
     for k in range(n0 + 1):
         direct = sum(np.prod(x[:, list(S)] * y[:, list(S)], axis=1) for S in itertools.combinations(range(n0), k))
         j = (x != y).sum(axis=1)
-        np.testing.assert_allclose(nm._krawtchouk_ratio(k, n0, j) * math.comb(n0, k), direct, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(mc_impl._krawtchouk_ratio(k, n0, j) * math.comb(n0, k), direct, rtol=0, atol=1e-12)
 
 
 # ----------------------------------------------------------------- Monte-Carlo (slow)
@@ -507,7 +510,7 @@ def test_monte_carlo_on_hypercube_against_fwht():
     dom = ProductHypercube(4, 3)
     lam = nm.hypercube_spectrum(net, 4, "nngp", n0=3)
     for i, r in enumerate([(0, 0, 0, 0), (1, 0, 0, 0), (0, 2, 0, 0), (1, 1, 0, 0), (0, 0, 1, 2)]):
-        exact = lam[nm._walsh_mask(r, 3)]
+        exact = lam[verify_impl._walsh_mask(r, 3)]
         for estimator in ("zonal", "addition"):
             est = nm.monte_carlo_eigenvalue(net, dom, r, 50_000, seed=i, kind="nngp", estimator=estimator)
             assert abs(est.value - exact) <= 4 * est.stderr, (r, estimator, est, exact)
@@ -574,7 +577,7 @@ def test_verify_hypercube_uses_exact_walsh():
 def test_verify_reports_disagreement(monkeypatch):
     net = _arch("tree_cnn", Relu)
     true = nm.hypercube_spectrum
-    monkeypatch.setattr(nm, "hypercube_spectrum", lambda *a, **k: true(*a, **k) * 1.001)
+    monkeypatch.setattr(verify_impl, "hypercube_spectrum", lambda *a, **k: true(*a, **k) * 1.001)
     rep = nm.verify(net, ProductHypercube(4, 1), "ntk", max_frequency=2)
     assert not rep.all_agree
     assert "NO" in repr(rep)
@@ -610,7 +613,7 @@ def test_compile_seconds_are_recorded():
 def test_second_process_loads_kernels_from_the_cache():
     nm.warmup()  # this process has compiled (or loaded) and written the cache
     code = (
-        "from eigencalc import numerics as nm, _numba_kernels as nk\n"
+        "from eigencalc import numerics as nm\nfrom eigencalc.kernel import numba_kernels as nk\n"
         "nm.warmup()\n"
         "print(sum(f.stats.cache_hits.total() if hasattr(f.stats.cache_hits, 'total') else sum(f.stats.cache_hits.values())"
         " for f in (nk._gram_jit, nk._self_variances_jit, nk._fwht_jit)),"

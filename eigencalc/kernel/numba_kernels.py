@@ -6,7 +6,7 @@ call the ``_*_jit(..., out)`` functions below; every one of them has a pure-nump
 twin there, used in the tests.
 
 The network is a *flat program* (see ``numerics._FlatProgram``): an ``int64``
-table ``ops`` with one row per step of :class:`eigencalc._dag.Program`,
+table ``ops`` with one row per step of :class:`eigencalc.architectures.Program`,
 columns ``(op, src, dst, width_in, width_out, c5, c6, c7)``:
 
 * affine (Dense/Conv, M1/M2): ``c5`` offset of its ``(width_out, q)`` window
@@ -24,7 +24,7 @@ the state of *one* pair of inputs: per register the covariances
 The activation variances :math:`\Sigma_{ii}(x, x)` come from a *self run* per
 input (computed once, :func:`_self_variances_jit`), so the diagonal of a
 symmetric Gram has :math:`\rho = 1` exactly, as in
-:func:`eigencalc._layers.evaluate_program`.
+:func:`eigencalc.architectures.evaluate_program`.
 
 Dual activations with a closed form (M6–M8, ``activations.py``) have an integer
 code; :func:`_dual_pair` reproduces the numpy closed forms operation by

@@ -53,8 +53,11 @@ import mpmath
 import numpy as np
 import sympy
 
-from . import _dag
-from ._layers import KINDS, Layer
+from ..core.validate import check_kind, check_int
+from ..duals.activations import rho
+from . import dag as _dag
+from .evaluate import _require_pooling_free
+from .spec import LayerSpec as Layer
 
 __all__ = ["KernelSeries", "kernel_series"]
 
@@ -227,8 +230,6 @@ def _taylor(act, q, r0, J: int, dom, dual_terms: int, where: str, notes: list) -
             return [mpmath.fsum(coeffs[k] * comb(k, j) * r0 ** (k - j) for k in range(j, len(coeffs))) for j in range(J + 1)]
         expr = act.dual_expr(qs)
         if expr is not None:
-            from .activations import rho
-
             r0s = dom.sympy_real(r0)
             out, current = [], expr
             for j in range(J + 1):
@@ -530,20 +531,19 @@ def kernel_series(
     without a closed-form dual whose input has a constant term.
     Pooling-free networks only.
 
-    >>> from eigencalc._layers import serial, Dense, Relu
+    >>> from eigencalc.architectures import serial, Dense, Relu
     >>> s = kernel_series(serial(Dense(), Relu(), Dense()), 1, "nngp", 3)
     >>> s.univariate(), s.tail_bound
     ([1/(2*pi), 1/4, 1/(4*pi), 0], 1/4 - 3/(4*pi))
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    kind = check_kind(kind)
     D = _check_degree(max_degree)
     if exact not in (None, True, False):
         raise TypeError(f"exact must be None, True or False, got {exact!r}")
     if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
         raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
     dag = _dag.build_dag(net, d)
-    _dag._require_pooling_free(dag, "kernel_series")
+    _require_pooling_free(dag, "kernel_series")
     ntk = kind == "ntk"
     notes: list = []
     ex = root = None

@@ -1,29 +1,10 @@
-r"""Layer specifications (stax semantics, NTK parameterization) and per-layer kernel maps.
+r"""Layer specifications (stax semantics, NTK parameterization), each of which is a network.
 
-Private module behind :mod:`eigencalc.architectures`.  It holds
-
-* the immutable layer specs and their CamelCase factories (``Dense``, ``Conv``,
-  ``Relu`` ..., ``serial``, ``parallel``, ``FanOut``, ``FanInSum``), each of
-  which is also a network (``kernel_fn``, ``dag``, ``kernel_of_correlations``,
-  ``kernel_series``);
-* the per-layer kernel maps of ``../shared/MATH.md`` section 1 (M1–M4) as small
-  pure functions on arrays ``(Sigma_xy, Sigma_xx, Sigma_yy, Theta)``, and the
-  reference evaluator of a compiled network on raw inputs (float64, numpy).
-
-Array conventions of the kernel maps (``N``, ``M`` inputs, ``P`` positions):
-
-=============  =========================  ==============================
-mode           ``Sigma_xy``, ``Theta``    ``Sigma_xx`` / ``Sigma_yy``
-=============  =========================  ==============================
-diagonal       ``(N, M, P)``              ``(N, P)`` / ``(M, P)``
-full           ``(N, M, P, P)``           ``(N, P, P)`` / ``(M, P, P)``
-=============  =========================  ==============================
-
-The diagonal mode keeps only same-position covariances, which is all a
-pooling-free network needs (M4); the full mode keeps every position pair and
-is used as soon as a ``GlobalAvgPool`` is present.  After ``Flatten`` or
-``GlobalAvgPool`` the spatial axes have length 1.  Nothing here loops over
-pairs of inputs, so a numba twin only has to reproduce these functions.
+The immutable layer specs and their CamelCase factories (``Dense``, ``Conv``,
+``Relu`` ..., ``serial``, ``parallel``, ``FanOut``, ``FanInSum``).  Every layer,
+and every combination, is also a network with ``kernel_fn``, ``dag``,
+``kernel_of_correlations`` and ``kernel_series`` (``../shared/MATH.md``
+section 1, M1-M4).  The kernel maps themselves live in :mod:`.reference`.
 """
 
 from __future__ import annotations
@@ -35,10 +16,18 @@ from typing import Any, Sequence
 import numpy as np
 import sympy
 
-from .activations import Activation
-from .activations import activation as _make_activation
+from ..core.numbers import exact_real
+from ..core.validate import check_int
+from ..duals.activations import Activation
+from ..duals.activations import activation as _make_activation
+from .dag import build_dag
+from .evaluate import kernel_fn, kernel_of_correlations
+from .series import kernel_series
+from .spec import LayerSpec
 
 __all__ = [
+    "LAYERS",
+    "register",
     "Layer",
     "Dense",
     "Conv",
@@ -68,17 +57,8 @@ __all__ = [
     "Monomial",
     "Polynomial",
     "Step",
-    "conv_indices",
-    "affine_map",
-    "activation_map",
-    "flatten_map",
-    "pool_map",
-    "sum_map",
-    "KINDS",
-]
+    ]
 
-#: The kernel kinds understood everywhere.
-KINDS = ("nngp", "ntk")
 PADDINGS = ("VALID", "CIRCULAR")
 
 
@@ -87,44 +67,8 @@ PADDINGS = ("VALID", "CIRCULAR")
 # --------------------------------------------------------------------------
 
 
-def exact_real(value: Any, what: str) -> sympy.Expr:
-    r"""A real layer parameter :math:`w \in \mathbb R` as an exact sympy number (never parses user strings).
-
-    .. math:: W_{std}^2,\ b_{std}^2 \in \mathbb Q \text{ (or sympy reals) in M1, M2}
-
-    Integers, fractions and sympy numbers stay exact; a float is read as the
-    shortest decimal that rounds to it (``0.1`` -> ``1/10``), the convention of
-    :mod:`eigencalc.activations`.  Pass ``sympy.sqrt(2)`` for an exact sqrt(2).
-
-    >>> exact_real(0.5, "W_std"), exact_real(2, "W_std"), exact_real(0.1, "b_std")
-    (1/2, 2, 1/10)
-    """
-    if isinstance(value, bool) or value is None:
-        raise TypeError(f"{what} must be a real number, got {value!r}")
-    if isinstance(value, sympy.Basic):
-        if not (value.is_number and value.is_real):
-            raise TypeError(f"{what} must be a real number, got {value!r}")
-        if not value.is_finite:
-            raise ValueError(f"{what} must be finite, got {value}")
-        return value
-    if isinstance(value, Fraction):
-        return sympy.Rational(value.numerator, value.denominator)
-    if isinstance(value, (int, np.integer)):
-        return sympy.Integer(int(value))
-    if isinstance(value, (float, np.floating)):
-        if not math.isfinite(value):
-            raise ValueError(f"{what} must be finite, got {value!r}")
-        # repr of a float is a canonical decimal literal, not user text.
-        return sympy.Rational(repr(float(value)))
-    raise TypeError(f"{what} must be a real number, got {type(value).__name__}")
-
-
 def _positive_int(value: Any, what: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{owner}: {what} must be an integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{owner}: {what} must be >= 1, got {value}")
-    return int(value)
+    return check_int(value, f"{owner}: {what}", 1)
 
 
 def _fmt(value: Any) -> str:
@@ -132,35 +76,50 @@ def _fmt(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------
+# The layer registry
+# --------------------------------------------------------------------------
+
+#: Every layer by the name the grammar, the CLI and the docs use: name -> factory (class or function).
+LAYERS: dict = {}
+#: Activation name -> name of its parameterless activation-layer factory (``"relu" -> "Relu"``).
+_ACTIVATION_FACTORIES: dict = {}
+
+
+def register(factory=None, *, activation: str | None = None):
+    """Add a layer factory to :data:`LAYERS` under its own name (a decorator).
+
+    ``activation`` marks a parameterless activation layer, so that
+    ``Phi(name)`` prints as the factory call.  Adding a layer is one class or
+    factory here with ``@register``, plus its tests.
+    """
+
+    def add(f):
+        LAYERS[f.__name__] = f
+        if activation is not None:
+            _ACTIVATION_FACTORIES[activation] = f.__name__
+        return f
+
+    return add if factory is None else add(factory)
+
+
+# --------------------------------------------------------------------------
 # Layer specs
 # --------------------------------------------------------------------------
 
 
-class Layer:
+class Layer(LayerSpec):
     """An immutable layer spec; every layer (and every combination) is a network.
 
     Subclasses define ``_key`` (equality / hashing) and ``__repr__``.  The
     network methods compile the layer for ``d`` input patches
-    (:func:`eigencalc._dag.compile_network`), which validates the architecture.
+    (:func:`eigencalc.architectures.compile_network`), which validates the architecture.
     """
-
-    #: Layer category used by the compiler.
-    op: str = ""
-
-    def _key(self) -> tuple:
-        return ()
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self._key()))
 
     # ----- the network API ----------------------------------------------------
     def dag(self, d: int):
         r"""The explicit DAG of this network on ``d`` input patches (M1, M4, M18).
 
-        See :class:`eigencalc._dag.Dag`: nodes by layer and position, children
+        See :class:`eigencalc.architectures.Dag`: nodes by layer and position, children
         with averaging weights, receptive fields, the output node.  Raises
         ``ValueError`` naming the offending layer for invalid architectures.
 
@@ -170,8 +129,6 @@ class Layer:
         >>> serial(Dense(), Relu(), Flatten(), Dense()).dag(3).nodes[3].children
         (0,)
         """
-        from ._dag import build_dag
-
         return build_dag(self, d)
 
     def kernel_fn(self, X, Y=None, kind: str = "nngp", engine: str = "auto") -> np.ndarray:
@@ -186,8 +143,6 @@ class Layer:
         >>> float(Dense(W_std=2.0).kernel_fn([[[1.0, 1.0]]], kind="ntk")[0, 0])
         4.0
         """
-        from ._dag import kernel_fn
-
         return kernel_fn(self, X, Y, kind, engine)
 
     def kernel_of_correlations(self, t, kind: str = "nngp") -> np.ndarray:
@@ -201,14 +156,12 @@ class Layer:
         >>> float(serial(Dense(), Relu(), Dense()).kernel_of_correlations([1.0]))
         0.5
         """
-        from ._dag import kernel_of_correlations
-
         return kernel_of_correlations(self, t, kind)
 
     def kernel_series(self, d: int, kind: str = "nngp", max_degree: int = 4, *, exact=None, dps: int = 30, dual_terms: int = 96):
         r"""Multivariate power series of :math:`K(t_1..t_d)` to total degree D, with tail bound (M15, M16).
 
-        See :func:`eigencalc._series.kernel_series` for ``exact``, ``dps``, ``dual_terms``.
+        See :func:`eigencalc.kernel.series.kernel_series` for ``exact``, ``dps``, ``dual_terms``.
 
         .. math:: K(t) = \sum_{|\alpha| \le D} c_\alpha t^\alpha + R(t), \quad
                   |R| \le K(1, \dots, 1) - \sum_{|\alpha| \le D} c_\alpha
@@ -216,11 +169,10 @@ class Layer:
         >>> serial(Dense(), Relu(), Dense()).kernel_series(1, "nngp", 1).coefficients
         {(0,): 1/(2*pi), (1,): 1/4}
         """
-        from ._series import kernel_series
-
         return kernel_series(self, d, kind, max_degree, exact=exact, dps=dps, dual_terms=dual_terms)
 
 
+@register
 class Dense(Layer):
     r"""Dense layer :math:`z = \frac{W_{std}}{\sqrt{n}} W x + b_{std}\, b`, NTK parameterization (M1, M2).
 
@@ -255,6 +207,7 @@ class Dense(Layer):
         return f"Dense(W_std={_fmt(self.W_std)}, b_std={_fmt(self.b_std)})"
 
 
+@register
 class Conv(Layer):
     r"""1-D convolution, filter size q, stride s, NTK parameterization (M1, M2).
 
@@ -275,6 +228,7 @@ class Conv(Layer):
     """
 
     op = "affine"
+    spatial = True
 
     def __init__(self, filter_size: int, stride: int = 1, padding: str = "VALID", W_std: Any = 1.0, b_std: Any = 0.0):
         owner = f"Conv(filter_size={filter_size!r}, stride={stride!r})"
@@ -327,27 +281,14 @@ class Phi(Layer):
     def __repr__(self):
         if self.label:
             return self.label
-        if not self.activation.params and self.activation.name in _FACTORY_NAMES:
-            return f"{_FACTORY_NAMES[self.activation.name]}()"
+        if not self.activation.params and self.activation.name in _ACTIVATION_FACTORIES:
+            return f"{_ACTIVATION_FACTORIES[self.activation.name]}()"
         return f"Phi({self.activation!r})"
 
 
-_FACTORY_NAMES = {
-    "relu": "Relu",
-    "abs": "Abs",
-    "erf": "Erf",
-    "tanh": "Tanh",
-    "sigmoid": "Sigmoid",
-    "gelu": "Gelu",
-    "swish": "Swish",
-    "softplus": "Softplus",
-    "sin": "Sin",
-    "cos": "Cos",
-    "exp": "Exp",
-    "step": "Step",
-}
 
 
+@register(activation="relu")
 def Relu() -> Phi:
     r""":math:`\phi(x) = \max(x, 0)`; arc-cosine dual :math:`\frac{q}{2\pi}(\sqrt{1-\rho^2} + (\pi - \arccos\rho)\rho)` (M6).
 
@@ -359,6 +300,7 @@ def Relu() -> Phi:
     return Phi("relu", label="Relu()")
 
 
+@register
 def LeakyRelu(slope: Any) -> Phi:
     r""":math:`\phi(x) = \max(x, 0) + \text{slope}\,\min(x, 0)` (stax ``LeakyRelu(alpha)``; M6).
 
@@ -370,6 +312,7 @@ def LeakyRelu(slope: Any) -> Phi:
     return Phi("leaky_relu", slope=slope, label=f"LeakyRelu({_fmt(slope)})")
 
 
+@register(activation="abs")
 def Abs() -> Phi:
     r""":math:`\phi(x) = |x|` (M6).
 
@@ -378,6 +321,7 @@ def Abs() -> Phi:
     return Phi("abs", label="Abs()")
 
 
+@register(activation="erf")
 def Erf() -> Phi:
     r""":math:`\phi = \mathrm{erf}` (stax ``Erf()`` with a=1, b=1, c=0; M6).
 
@@ -386,6 +330,7 @@ def Erf() -> Phi:
     return Phi("erf", label="Erf()")
 
 
+@register(activation="tanh")
 def Tanh() -> Phi:
     r""":math:`\phi = \tanh` (Hermite coefficients by quadrature; M5, M6).
 
@@ -394,6 +339,7 @@ def Tanh() -> Phi:
     return Phi("tanh", label="Tanh()")
 
 
+@register(activation="sigmoid")
 def Sigmoid() -> Phi:
     r""":math:`\phi(x) = 1/(1+e^{-x})` (the logistic function, by quadrature; M5, M6).
 
@@ -402,6 +348,7 @@ def Sigmoid() -> Phi:
     return Phi("sigmoid", label="Sigmoid()")
 
 
+@register(activation="gelu")
 def Gelu() -> Phi:
     r""":math:`\phi(x) = x\,\Phi_{N}(x)` (exact GELU, stax ``Gelu(approximate=False)``; M5, M6).
 
@@ -410,6 +357,7 @@ def Gelu() -> Phi:
     return Phi("gelu", label="Gelu()")
 
 
+@register(activation="swish")
 def Swish() -> Phi:
     r""":math:`\phi(x) = x/(1+e^{-x})` (SiLU, by quadrature; M5, M6).
 
@@ -418,6 +366,7 @@ def Swish() -> Phi:
     return Phi("swish", label="Swish()")
 
 
+@register(activation="softplus")
 def Softplus() -> Phi:
     r""":math:`\phi(x) = \log(1 + e^x)` (by quadrature; M5, M6).
 
@@ -426,6 +375,7 @@ def Softplus() -> Phi:
     return Phi("softplus", label="Softplus()")
 
 
+@register(activation="sin")
 def Sin() -> Phi:
     r""":math:`\phi = \sin` (stax ``Sin()`` with a=1, b=1, c=0; M6).
 
@@ -434,6 +384,7 @@ def Sin() -> Phi:
     return Phi("sin", label="Sin()")
 
 
+@register(activation="cos")
 def Cos() -> Phi:
     r""":math:`\phi = \cos` (M6).
 
@@ -442,6 +393,7 @@ def Cos() -> Phi:
     return Phi("cos", label="Cos()")
 
 
+@register(activation="exp")
 def Exp() -> Phi:
     r""":math:`\phi = \exp` (stax ``Exp()`` with a=1, b=1; M6).
 
@@ -450,6 +402,7 @@ def Exp() -> Phi:
     return Phi("exp", label="Exp()")
 
 
+@register
 def Monomial(degree: int) -> Phi:
     r""":math:`\phi(x) = x^{\text{degree}}` (exact, finite dual series; M5, M6).
 
@@ -461,6 +414,7 @@ def Monomial(degree: int) -> Phi:
     return Phi("monomial", degree=degree, label=f"Monomial({degree!r})")
 
 
+@register
 def Polynomial(coeffs: Sequence) -> Phi:
     r""":math:`\phi(x) = \sum_j p_j x^j`, coefficients in ascending powers (stax ``Polynomial(coef)``; M5).
 
@@ -471,6 +425,7 @@ def Polynomial(coeffs: Sequence) -> Phi:
     return Phi("polynomial", coeffs=tuple(coeffs), label=f"Polynomial({list(coeffs)!r})")
 
 
+@register(activation="step")
 def Step() -> Phi:
     r""":math:`\phi(x) = \mathbb 1[x > 0]`; dual :math:`(\pi - \arccos\rho)/(2\pi)` (M6).
 
@@ -482,6 +437,7 @@ def Step() -> Phi:
     return Phi("step", label="Step()")
 
 
+@register
 class Flatten(Layer):
     r"""Flatten: with the next ``Dense``, averages the *diagonal* position covariances (M4).
 
@@ -497,6 +453,7 @@ class Flatten(Layer):
         return "Flatten()"
 
 
+@register
 class GlobalAvgPool(Layer):
     r"""Global average pooling over positions; averages *all* position pairs (M4, section 6).
 
@@ -509,6 +466,7 @@ class GlobalAvgPool(Layer):
         return "GlobalAvgPool()"
 
 
+@register
 class AvgPool(Layer):
     r"""Local average pooling over ``window`` positions (stax ``AvgPool``; section 6).
 
@@ -538,6 +496,7 @@ class AvgPool(Layer):
         return f"AvgPool({self.window}, stride={self.stride}, padding={self.padding!r})"
 
 
+@register
 class Identity(Layer):
     r"""Identity :math:`z = x`: kernels unchanged (section 1).
 
@@ -550,6 +509,7 @@ class Identity(Layer):
         return "Identity()"
 
 
+@register
 class FanOut(Layer):
     r"""Fan-out into ``n`` identical streams (stax ``FanOut(num)``; section 1).
 
@@ -568,6 +528,7 @@ class FanOut(Layer):
         return f"FanOut({self.n})"
 
 
+@register
 class FanInSum(Layer):
     r"""Sum of streams (stax ``FanInSum()``; section 1); kernels add, branches assumed independent.
 
@@ -646,226 +607,3 @@ def parallel(*layers: Layer) -> Parallel:
     """
     return Parallel(*layers)
 
-
-# --------------------------------------------------------------------------
-# Per-layer kernel maps (pure functions on arrays)
-# --------------------------------------------------------------------------
-
-
-def conv_indices(width: int, filter_size: int, stride: int, padding: str) -> np.ndarray:
-    r"""Input positions read by each output position: array ``(P_out, q)`` (M1).
-
-    VALID: :math:`P_{out} = \lfloor (P - q)/s \rfloor + 1`, index :math:`o s + a`.
-    CIRCULAR (stax): :math:`P_{out} = \lceil P/s \rceil`, total padding
-    :math:`T = \max((P_{out}-1)s + q - P, 0)`, index :math:`(o s + a - \lfloor T/2\rfloor) \bmod P`.
-
-    >>> conv_indices(4, 3, 1, "CIRCULAR").tolist()
-    [[3, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 0]]
-    """
-    if padding == "VALID":
-        n_out = (width - filter_size) // stride + 1
-        left = 0
-    else:
-        n_out = -(-width // stride)
-        left = max((n_out - 1) * stride + filter_size - width, 0) // 2
-    idx = np.arange(n_out)[:, None] * stride + np.arange(filter_size)[None, :] - left
-    return idx % width
-
-
-def _gather(a: np.ndarray, index: np.ndarray, full: bool) -> np.ndarray:
-    """Sum over the filter of ``a`` at the windows ``index`` (same offset on both position axes)."""
-    if full:
-        return a[..., index[:, None, :], index[None, :, :]].sum(axis=-1)
-    return a[..., index].sum(axis=-1)
-
-
-def affine_map(sxy, sxx, syy, theta, index, w_var: float, b_var: float, full: bool):
-    r"""Dense / Conv on kernels (M1, M2), NTK parameterization.
-
-    .. math::
-
-        \Sigma'_{ij} = \frac{W^2}{q}\sum_{a<q}\Sigma_{is+a, js+a} + b^2,\qquad
-        \Theta'_{ij} = \frac{W^2}{q}\sum_{a<q}\Theta_{is+a, js+a} + \Sigma'_{ij}
-
-    ``index`` is :func:`conv_indices`; ``theta`` may be None (NNGP only).
-    """
-    scale = w_var / index.shape[1]
-    out_xy = scale * _gather(sxy, index, full) + b_var
-    out_xx = scale * _gather(sxx, index, full) + b_var
-    out_yy = scale * _gather(syy, index, full) + b_var
-    out_theta = None if theta is None else scale * _gather(theta, index, full) + out_xy
-    return out_xy, out_xx, out_yy, out_theta
-
-
-def _diagonal(a: np.ndarray) -> np.ndarray:
-    return np.diagonal(a, axis1=-2, axis2=-1)
-
-
-def activation_map(sxy, sxx, syy, theta, act: Activation, full: bool):
-    r"""Elementwise activation on kernels (M3, M8).
-
-    .. math::
-
-        \Sigma'_{ij}(x,y) = E[\phi(u)\phi(v)],\quad
-        \Theta'_{ij} = \Theta_{ij}\, E[\phi'(u)\phi'(v)],\quad
-        (u, v) \sim N(0, [[\Sigma_{ii}(x,x), \Sigma_{ij}], [\Sigma_{ij}, \Sigma_{jj}(y,y)]])
-
-    Diagonal mode only needs :math:`i = j`.  Variances must be positive.
-    """
-    if full:
-        dx, dy = _diagonal(sxx), _diagonal(syy)
-        qx, qy = dx[:, None, :, None], dy[None, :, None, :]
-        out_xx = act.kernel(dx[:, :, None], dx[:, None, :], sxx)
-        out_yy = act.kernel(dy[:, :, None], dy[:, None, :], syy)
-    else:
-        qx, qy = sxx[:, None, :], syy[None, :, :]
-        out_xx = act.kernel(sxx, sxx, sxx)
-        out_yy = act.kernel(syy, syy, syy)
-    out_xy = act.kernel(qx, qy, sxy)
-    out_theta = None if theta is None else theta * act.derivative_kernel(qx, qy, sxy)
-    return out_xy, out_xx, out_yy, out_theta
-
-
-def flatten_map(sxy, sxx, syy, theta, full: bool):
-    r"""Flatten (before a Dense): mean of the diagonal position covariances (M4).
-
-    .. math:: \Sigma' = \frac1P\sum_i \Sigma_{ii},\qquad \Theta' = \frac1P\sum_i\Theta_{ii}
-    """
-
-    def mean_diag(a):
-        if a is None:
-            return None
-        if full:
-            return _diagonal(a).mean(axis=-1)[..., None, None]
-        return a.mean(axis=-1, keepdims=True)
-
-    return mean_diag(sxy), mean_diag(sxx), mean_diag(syy), mean_diag(theta)
-
-
-def pool_map(sxy, sxx, syy, theta, full: bool):
-    r"""GlobalAvgPool: mean over all position pairs (M4); needs the full mode when P > 1.
-
-    .. math:: \Sigma' = \frac{1}{P^2}\sum_{i,j}\Sigma_{ij},\qquad \Theta' = \frac{1}{P^2}\sum_{i,j}\Theta_{ij}
-    """
-
-    def mean_all(a):
-        if a is None:
-            return None
-        if full:
-            return a.mean(axis=(-2, -1))[..., None, None]
-        if a.shape[-1] != 1:
-            raise ValueError("GlobalAvgPool over P > 1 positions needs the full (position-pair) mode")
-        return a
-
-    return mean_all(sxy), mean_all(sxx), mean_all(syy), mean_all(theta)
-
-
-def avgpool_map(sxy, sxx, syy, theta, index, full: bool):
-    r"""AvgPool on kernels: mean over window pairs (section 6); needs the full mode if window > 1.
-
-    .. math:: \Sigma'_{kl} = \frac{1}{\omega^2}\sum_{a<\omega}\sum_{b<\omega} \Sigma_{w_k(a), w_l(b)}
-    """
-    omega = index.shape[1]
-
-    def pool(a):
-        if a is None:
-            return None
-        if full:
-            return a[..., index[:, None, :, None], index[None, :, None, :]].sum(axis=(-2, -1)) / omega**2
-        if omega != 1:
-            raise ValueError("AvgPool over more than one position needs the full (position-pair) mode")
-        return a[..., index[:, 0]]
-
-    return pool(sxy), pool(sxx), pool(syy), pool(theta)
-
-
-def sum_map(states: Sequence[tuple]):
-    r"""FanInSum: kernels of independent branches add.
-
-    .. math:: \Sigma' = \sum_b \Sigma^{(b)},\qquad \Theta' = \sum_b \Theta^{(b)}
-    """
-    out = []
-    for parts in zip(*states):
-        out.append(None if parts[0] is None else sum(parts[1:], parts[0].copy()))
-    return tuple(out)
-
-
-# --------------------------------------------------------------------------
-# The reference evaluator on raw inputs
-# --------------------------------------------------------------------------
-
-
-def input_covariances(X: np.ndarray, Y: np.ndarray, full: bool):
-    r""":math:`\Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0` for ``X (N, d, n0)``, ``Y (M, d, n0)`` (section 1).
-
-    .. math:: \Sigma^0_{xy} = X Y^\top / n_0 \text{ per position pair (full) or per position (diagonal)}
-    """
-    n0 = X.shape[-1]
-    if full:
-        sxy = np.einsum("nic,mjc->nmij", X, Y) / n0
-        sxx = np.einsum("nic,njc->nij", X, X) / n0
-        syy = np.einsum("mic,mjc->mij", Y, Y) / n0
-    else:
-        sxy = np.einsum("nic,mic->nmi", X, Y) / n0
-        sxx = np.einsum("nic,nic->ni", X, X) / n0
-        syy = np.einsum("mic,mic->mi", Y, Y) / n0
-    return sxy, sxx, syy
-
-
-def evaluate_program(program, X: np.ndarray, Y: np.ndarray | None, kind: str) -> np.ndarray:
-    r"""Run a compiled network (:class:`eigencalc._dag.Program`) on raw inputs; returns ``(N, M)``.
-
-    Registers hold ``(Sigma_xy, Sigma_xx, Sigma_yy, Theta)``; each step applies
-    one kernel map.  With ``Y is None`` the self-covariances are re-read from
-    the diagonal of ``Sigma_xy`` after every step, so that :math:`\rho = 1`
-    exactly on the diagonal.
-    """
-    full = program.full
-    same = Y is None
-    sxy, sxx, syy = input_covariances(X, X if same else Y, full)
-    n = X.shape[0]
-    diag = np.arange(n)
-
-    def resync(state):
-        if not same:
-            return state
-        xy, _, _, th = state
-        d = xy[diag, diag].copy()
-        return xy, d, d, th
-
-    theta = np.zeros_like(sxy) if kind == "ntk" else None
-    regs = {0: resync((sxy, sxx, syy, theta))}
-    for step in program.steps:
-        src = [regs[r] for r in step.src]
-        if step.op == "affine":
-            out = affine_map(*src[0], step.index, step.layer.w_var, step.layer.b_var, full)
-        elif step.op == "activation":
-            _check_positive_variances(src[0], step, full)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = activation_map(*src[0], step.layer.activation, full)
-        elif step.op == "flatten":
-            out = flatten_map(*src[0], full)
-        elif step.op == "pool":
-            out = pool_map(*src[0], full)
-        elif step.op == "avgpool":
-            out = avgpool_map(*src[0], step.index, full)
-        elif step.op == "sum":
-            out = sum_map(src)
-        else:  # pragma: no cover - the compiler emits only the ops above
-            raise AssertionError(step.op)
-        regs[step.dst] = resync(out)
-    sxy, _, _, theta = regs[program.output]
-    result = theta if kind == "ntk" else sxy
-    return result.reshape(result.shape[:2])
-
-
-def _check_positive_variances(state, step, full: bool) -> None:
-    _, sxx, syy, _ = state
-    for name, s in (("X", sxx), ("Y", syy)):
-        v = _diagonal(s) if full else s
-        if not (v > 0).all():
-            bad = np.argwhere(~(v > 0))[0]
-            raise ValueError(
-                f"{step.layer!r} at {step.path}: input {name}[{bad[0]}] has variance {v[tuple(bad)]:g} "
-                f"at position {bad[1]} (an all-zero input patch and no bias?); activations need variances > 0"
-            )

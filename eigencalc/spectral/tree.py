@@ -57,7 +57,7 @@ from typing import Any, Callable
 import mpmath
 import sympy
 
-from .activations import Polynomial, _mp
+from ..duals.activations import Polynomial, _mp
 
 __all__ = ["TreeRecursion", "Signatures", "is_tree", "ONES"]
 

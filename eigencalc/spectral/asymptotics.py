@@ -25,8 +25,8 @@ import math
 
 import sympy
 
-from ._tree import TreeRecursion, _poly_mul
-from .domains import sphere_monomial_eigenvalue_symbolic
+from .tree import TreeRecursion, _poly_mul
+from ..harmonic.domains import sphere_monomial_eigenvalue_symbolic
 
 __all__ = ["leading_taylor_coefficient", "eigenvalue_in_n0", "filter_symbols"]
 

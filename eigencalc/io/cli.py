@@ -1,0 +1,399 @@
+"""Command-line interface: ``eigencalc <subcommand> ...`` (argparse).
+
+argparse (standard library) keeps the dependency list short; every
+subcommand maps onto one public function of the library.  Bad input prints
+one line ``eigencalc: error: ...`` and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+import mpmath
+import sympy
+
+from ..core.version import __version__
+from ..duals.activations import ACTIVATION_NAMES, activation
+from ..duals.criticality import criticality
+from ..checks.verify import verify
+from ..core.tables import format_number, to_frame, to_latex, to_records
+from ..harmonic.decay import decay
+from ..harmonic.domains import ProductHypercube, ProductSphere
+from ..harmonic.sphere import sphere_eigenvalues
+from ..kernel.mlp import mlp
+from ..learn import targets
+from ..learn.curves import learning_curve
+from ..spectral.front import spectrum
+from .grammar import parse_architecture
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line, exit status 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parse_params(items: Sequence[str]) -> dict:
+    """``slope=0.1`` / ``degree=3`` / ``coeffs=0,1,2`` -> parameters (numbers only, never eval'd)."""
+    params = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"parameter {item!r} is not of the form name=value")
+        values = [sympy.Rational(v) for v in raw.split(",")] if raw else []
+        if not values:
+            raise ValueError(f"parameter {key!r} has no value")
+        params[key] = values if (key == "coeffs" or len(values) > 1) else values[0]
+        if key == "degree":
+            params[key] = int(values[0])
+    return params
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+# --------------------------------------------------------------------------
+# Output: one function for every subcommand and format
+# --------------------------------------------------------------------------
+
+#: Version of the JSON document layout (see README, "JSON output").
+JSON_SCHEMA_VERSION = 1
+
+
+def _text_table(rows: list, bounds: dict) -> str:
+    if not rows:
+        return "(no rows)"
+    hidden = set(bounds.values())
+    header = [k for k in rows[0] if k not in hidden]
+    body = []
+    for row in rows:
+        cells = []
+        for k in header:
+            v = row[k]
+            if isinstance(v, (tuple, list)):
+                cells.append("(" + ",".join(str(x) for x in v) + ")")
+            elif isinstance(v, bool):
+                cells.append("yes" if v else "no")
+            else:
+                cells.append(format_number(v, row.get(bounds[k]) if k in bounds else None, 6))
+        body.append(cells)
+    return _table(header, body)
+
+
+def emit(args, command: str, rows: list, *, parameters: dict, bounds: dict | None = None, note: str = "") -> None:
+    """Write rows in ``args.format`` to ``args.output`` (or stdout).
+
+    JSON layout (version 1): ``{"schema": 1, "eigencalc": version, "command": str,
+    "parameters": {...}, "note": str, "rows": [record, ...]}`` where a record maps
+    column names to numbers, strings, booleans, lists or null; an exact value
+    ``v`` appears as a string under ``v`` and as a float under ``v_float``.
+    """
+    bounds = bounds or {}
+    fmt = getattr(args, "format", "table")
+    if fmt == "json":
+        text = json.dumps(
+            {
+                "schema": JSON_SCHEMA_VERSION,
+                "eigencalc": __version__,
+                "command": command,
+                "parameters": {k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in parameters.items()},
+                "note": note,
+                "rows": to_records(rows),
+            },
+            indent=2,
+        )
+    elif fmt == "csv":
+        text = to_frame(rows).to_csv(index=False).rstrip("\n")
+    elif fmt == "latex":
+        text = to_latex(rows, bounds=bounds, caption=note or None).rstrip("\n")
+    else:
+        text = (note + "\n" if note else "") + _text_table(rows, bounds)
+    if getattr(args, "output", None):
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    else:
+        print(text)
+
+
+def _rational(text: str, what: str):
+    try:
+        return sympy.Rational(text)
+    except (TypeError, ValueError, SyntaxError):
+        raise ValueError(f"{what} must be a rational number like 1 or 1/2, got {text!r}") from None
+
+
+# --------------------------------------------------------------------------
+# Subcommands
+# --------------------------------------------------------------------------
+
+
+def cmd_dual(args) -> int:
+    act = activation(args.activation, **_parse_params(args.param))
+    q = _rational(args.q, "--q")
+    series = act.dual_series(args.kmax, q)
+    rows = [
+        {"k": k, "hermite": a, "coefficient": c}
+        for k, (a, c) in enumerate(zip(act.hermite_coefficients(args.kmax, q), series.coefficients))
+    ]
+    closed = act.dual_expr(q)
+    note = (
+        f"{act.name}, q = {q}, {'exact' if series.exact else f'mpmath {mpmath.mp.dps} digits'}; "
+        f"tail E[phi^2] - sum a_k^2 = {format_number(series.tail)}"
+        + (f"; dual(rho) = {closed}" if closed is not None else "")
+    )
+    emit(args, "dual", rows, parameters={"activation": act.name, "q": str(q), "kmax": args.kmax}, note=note)
+    return 0
+
+
+def cmd_critical(args) -> int:
+    crit = criticality(activation(args.activation, **_parse_params(args.param)))
+    emit(args, "critical", crit.rows(), parameters={"activation": crit.activation}, note=crit.note)
+    return 0
+
+
+def _domain(args):
+
+    cls = ProductSphere if args.domain == "sphere" else ProductHypercube
+    return cls(args.d, args.n0)
+
+
+def cmd_spectrum(args) -> int:
+
+    net = parse_architecture(args.arch)
+    spec = spectrum(net, _domain(args), args.kind, args.max_frequency, max_power=args.max_power)
+    table = spec.classes() if args.classes else spec.entries()
+    rows = table.rows()
+    for row in rows:
+        row.pop("exact", None)
+    note = f"{spec!r}; trace K(1) = {format_number(spec.total())}"
+    emit(
+        args, "spectrum", rows,
+        parameters={"arch": args.arch, "domain": args.domain, "d": args.d, "n0": args.n0, "kind": args.kind,
+                    "max_frequency": args.max_frequency, "method": spec.method, "exact": spec.exact},
+        bounds=table._latex_bounds, note=note,
+    )
+    return 0
+
+
+def _mlp_kernel(args):
+    """The MLP kernel f(t) of --activation/--depth/--W-std/--b-std: sympy expression if closed, else callable."""
+
+    net = mlp(args.depth, activation(args.activation, **_parse_params(args.param)), W_std=_rational(args.W_std, "--W-std"),
+              b_std=_rational(args.b_std, "--b-std"))
+    expr = net.ntk_expr() if args.kind == "ntk" else net.nngp_expr()
+    if expr is not None:
+        return expr, True
+    return (net.ntk if args.kind == "ntk" else net.nngp), False
+
+
+def cmd_sphere(args) -> int:
+
+    f, _ = _mlp_kernel(args)
+    spec = sphere_eigenvalues(f, args.n, args.kmax)
+    note = f"{args.kind} of a depth-{args.depth} {args.activation} MLP on S^{args.n - 1}; method {spec.method}"
+    emit(args, "sphere", spec.rows(), parameters=vars_of(args, "activation", "depth", "W_std", "b_std", "kind", "n", "kmax"),
+         bounds=spec._latex_bounds, note=note)
+    return 0
+
+
+def cmd_decay(args) -> int:
+
+    f, closed = _mlp_kernel(args)
+    if not closed:
+        raise ValueError(f"decay needs a closed-form kernel; {args.activation} MLPs have none")
+    law = decay(f, args.n)
+    note = f"mu_k ~ C k^-p on S^{args.n - 1} (Bietti-Bach, M13); nu = {law.nu}"
+    emit(args, "decay", law.rows(), parameters=vars_of(args, "activation", "depth", "W_std", "b_std", "kind", "n"), note=note)
+    return 0
+
+
+_TARGETS = ("harmonic", "k_local", "k_global", "f_LF", "f_HF")
+
+
+def _target(spec: str, domain):
+    """``harmonic:1,0,0,1`` | ``k_local:3`` | ``k_global:3`` | ``f_LF:3`` | ``f_HF:3`` (parsed, never eval'd)."""
+
+    name, sep, raw = spec.partition(":")
+    if not sep or name not in _TARGETS:
+        raise ValueError(f"--target must be one of {', '.join(t + ':...' for t in _TARGETS)}, got {spec!r}")
+    try:
+        numbers = [int(v) for v in raw.split(",")]
+    except ValueError:
+        raise ValueError(f"--target {spec!r}: expected integers after ':'") from None
+    if name == "harmonic":
+        return targets.harmonic(domain, numbers)
+    if len(numbers) != 1:
+        raise ValueError(f"--target {spec!r}: {name} takes one integer k")
+    return getattr(targets, name)(domain, numbers[0])
+
+
+def _int_list(text: str, what: str) -> list:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{what} must be comma-separated integers, got {text!r}") from None
+    return values
+
+
+def cmd_learn(args) -> int:
+
+    domain = _domain(args)
+    spec = spectrum(parse_architecture(args.arch), domain, args.kind, args.max_frequency)
+    target = _target(args.target, domain)
+    curve = learning_curve(spec, target, _int_list(args.m, "--m"), ridge=args.ridge, noise=args.noise)
+    note = f"eigenlearning prediction (MATH.md section 7) for {args.target} with {spec.method} spectrum"
+    emit(args, "learn", curve.rows(), parameters=vars_of(args, "arch", "domain", "d", "n0", "kind", "target", "m", "ridge", "noise"), note=note)
+    return 0
+
+
+def cmd_verify(args) -> int:
+
+    report = verify(parse_architecture(args.arch), _domain(args), args.kind, args.max_frequency, args.samples, args.seed)
+    from dataclasses import asdict
+
+    rows = [asdict(r) for r in report.rows]
+    note = repr(report).splitlines()[0] + ("; all agree" if report.all_agree else "; DISAGREEMENT")
+    emit(args, "verify", rows, parameters=vars_of(args, "arch", "domain", "d", "n0", "kind", "max_frequency", "samples", "seed"),
+         bounds={"value": "value_error", "estimate": "error"}, note=note)
+    return 0 if report.all_agree else 1
+
+
+def vars_of(args, *names) -> dict:
+    return {n: getattr(args, n) for n in names}
+
+
+def cmd_demo(args) -> int:
+    """A real result: the (frequency, space) classes of a depth-3 tree CNN and of an MLP."""
+
+    domain = ProductSphere(16, 8)
+    nets = {
+        "depth-3 tree CNN": "Conv(2, stride=2) Relu Conv(2, stride=2) Relu Conv(4, stride=4) Relu Flatten Dense",
+        "MLP (2 hidden layers)": "Flatten Dense Relu Dense Relu Dense",
+    }
+    print(f"eigencalc {__version__}: NTK eigenvalues on {domain!r} (16 patches on S^7), frequency <= 3")
+    print("each row: one (frequency, space) class; eigenvalue range; total multiplicity\n")
+    for name, text in nets.items():
+        spec = spectrum(parse_architecture(text), domain, "ntk", 3)
+        rows = []
+        for c in spec.classes():
+            rows.append(
+                [c.frequency, c.space, format_number(c.max_eigenvalue, digits=4), format_number(c.min_eigenvalue, digits=4),
+                 c.multiplicity, format_number(c.max_error_bound, digits=2)]
+            )
+        print(f"{name}: {text}   [{spec.method}, trace {format_number(spec.total(), digits=6)}]")
+        print(_table(["freq", "space", "max eigenvalue", "min eigenvalue", "multiplicity", "proven bound"], rows))
+        print()
+    print("The MLP's space is the number of patches a harmonic touches (one edge each, to the first Dense);")
+    print("the tree CNN splits each frequency further by how far apart the interacting patches are")
+    print("(edges of the tree joining them to the output), as in Xiao 2021, arXiv:2109.05579.")
+    return 0
+
+
+def _add_output(p) -> None:
+    p.add_argument("--format", choices=["table", "json", "csv", "latex"], default="table")
+    p.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+
+
+def _add_arch(p) -> None:
+    p.add_argument("--arch", required=True, help='architecture, e.g. "Conv(4, stride=4) Relu Flatten Dense"')
+    p.add_argument("--kind", choices=["nngp", "ntk"], default="ntk")
+
+
+def _add_domain(p) -> None:
+    p.add_argument("--domain", choices=["sphere", "hypercube"], default="sphere")
+    p.add_argument("--d", type=int, default=1, help="number of patches")
+    p.add_argument("--n0", type=int, default=8, help="coordinates per patch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="eigencalc", description="Eigenstructure of infinite-width NNGP/NTK kernels.")
+    parser.add_argument("--version", action="version", version=f"eigencalc {__version__}")
+    parser.add_argument("--dps", type=int, default=20, help="mpmath working precision in digits (default 20)")
+    sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+
+    p = sub.add_parser("dual", help="Hermite coefficients and dual kernel of an activation")
+    p.add_argument("activation", help=f"one of: {', '.join(ACTIVATION_NAMES)}")
+    p.add_argument("param", nargs="*", help="activation parameters, e.g. slope=0.1 or coeffs=0,1,1")
+    p.add_argument("--kmax", type=int, default=8)
+    p.add_argument("--q", default="1", help="input variance (rational, e.g. 1 or 1/2)")
+    _add_output(p)
+    p.set_defaults(run=cmd_dual)
+
+    p = sub.add_parser("critical", help="critical initialization and universality class")
+    p.add_argument("activation")
+    p.add_argument("param", nargs="*")
+    _add_output(p)
+    p.set_defaults(run=cmd_critical)
+
+    p = sub.add_parser("spectrum", help="eigenvalues per multi-index on a product of spheres or hypercubes")
+    _add_arch(p)
+    _add_domain(p)
+    p.add_argument("--max-frequency", type=int, default=3)
+    p.add_argument("--max-power", type=int, default=24, help="truncation P of the tree recursion")
+    p.add_argument("--classes", action="store_true", help="group by (frequency, space)")
+    _add_output(p)
+    p.set_defaults(run=cmd_spectrum)
+
+    for name, helptext, run in (
+        ("sphere", "Funk-Hecke eigenvalues of an MLP kernel on one sphere", cmd_sphere),
+        ("decay", "large-degree decay law of an MLP kernel (Bietti-Bach)", cmd_decay),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--activation", default="relu")
+        p.add_argument("param", nargs="*", help="activation parameters, e.g. slope=1/10")
+        p.add_argument("--depth", type=int, default=2, help="hidden layers")
+        p.add_argument("--W-std", dest="W_std", default="1", help="weight std (rational; relu at criticality: see `critical`)")
+        p.add_argument("--b-std", dest="b_std", default="0")
+        p.add_argument("--kind", choices=["nngp", "ntk"], default="ntk")
+        p.add_argument("--n", type=int, default=3, help="ambient dimension: the sphere S^(n-1)")
+        if name == "sphere":
+            p.add_argument("--kmax", type=int, default=10)
+        _add_output(p)
+        p.set_defaults(run=run)
+
+    p = sub.add_parser("learn", help="eigenlearning curve of a target for an architecture")
+    _add_arch(p)
+    _add_domain(p)
+    p.add_argument("--target", required=True, help="harmonic:1,0,1,... | k_local:K | k_global:K | f_LF:K | f_HF:K")
+    p.add_argument("--m", default="10,100,1000", help="sample sizes, comma-separated")
+    p.add_argument("--ridge", type=float, default=0.0)
+    p.add_argument("--noise", type=float, default=0.0, help="label-noise variance")
+    p.add_argument("--max-frequency", type=int, default=3)
+    _add_output(p)
+    p.set_defaults(run=cmd_learn)
+
+    p = sub.add_parser("verify", help="check the symbolic spectrum against numerics (FWHT or Monte-Carlo)")
+    _add_arch(p)
+    _add_domain(p)
+    p.add_argument("--max-frequency", type=int, default=2)
+    p.add_argument("--samples", type=int, default=100_000, help="Monte-Carlo pairs")
+    p.add_argument("--seed", type=int, default=0)
+    _add_output(p)
+    p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("demo", help="print a real example result")
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        with mpmath.workdps(args.dps):
+            return args.run(args)
+    except (ValueError, TypeError) as err:
+        print(f"eigencalc: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

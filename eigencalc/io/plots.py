@@ -1,0 +1,107 @@
+r"""Figures (matplotlib, object-oriented API): each function returns a ``Figure``.
+
+No ``pyplot`` state and no ``show()``: figures are built with
+``matplotlib.figure.Figure`` so library code never opens windows; display
+them in Jupyter or save them with ``fig.savefig``.
+
+* :func:`plot_spectrum` — eigenvalue against frequency, coloured by space:
+  the "eigenspace restructuring" picture (Xiao 2021, arXiv:2109.05579);
+* :func:`plot_class_heatmap` — (frequency x space) heat map of the largest
+  eigenvalue in each class;
+* :func:`plot_decay` — log-log eigenvalue decay with a power law;
+* :func:`plot_learning_curve` — predicted against measured test error.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..core.tables import as_float
+
+__all__ = ["plot_spectrum", "plot_class_heatmap", "plot_decay", "plot_learning_curve"]
+
+
+def _figure(size=(5.5, 4.0)):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def plot_spectrum(spectrum, *, title: str | None = None):
+    """Eigenvalue (log scale) against frequency |r|, one colour per space (M18)."""
+    fig, ax = _figure()
+    entries = [e for e in spectrum.entries() if as_float(e.eigenvalue) > 0]
+    spaces = sorted({e.space for e in entries})
+    cmap = _colormap(len(spaces))
+    for i, s in enumerate(spaces):
+        es = [e for e in entries if e.space == s]
+        jitter = (i - (len(spaces) - 1) / 2) * 0.06
+        ax.scatter(
+            [e.frequency + jitter for e in es], [as_float(e.eigenvalue) for e in es],
+            color=cmap[i], label=f"space {s}", s=18, zorder=3,
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("frequency |r|")
+    ax.set_ylabel(r"eigenvalue $\lambda(r)$")
+    ax.set_title(title or f"{spectrum.kind.upper()} on {spectrum.domain!r}")
+    ax.grid(True, which="major", alpha=0.3)
+    if spaces:
+        ax.legend(fontsize="small", ncols=2)
+    return fig
+
+
+def _colormap(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return [cmap(i / max(1, n - 1)) for i in range(n)]
+
+
+def plot_class_heatmap(spectrum, *, title: str | None = None):
+    """log10 of the largest eigenvalue in each (frequency, space) class; blank where empty."""
+    fig, ax = _figure()
+    classes = [c for c in spectrum.classes() if c.max_eigenvalue > 0]
+    F = max((c.frequency for c in classes), default=0)
+    S = max((c.space for c in classes), default=0)
+    grid = np.full((S + 1, F + 1), np.nan)
+    for c in classes:
+        grid[c.space, c.frequency] = math.log10(c.max_eigenvalue)
+    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="magma")
+    fig.colorbar(image, ax=ax, label=r"$\log_{10} \max \lambda$")
+    ax.set_xlabel("frequency |r|")
+    ax.set_ylabel("space")
+    ax.set_title(title or "eigenvalue classes")
+    return fig
+
+
+def plot_decay(k: Sequence, mu: Sequence, *, exponent: float | None = None, constant: float | None = None, title=None):
+    r"""Log-log :math:`\mu_k` against k, with the law :math:`C k^{-\text{exponent}}` when given (M13)."""
+    fig, ax = _figure()
+    k = np.asarray(k, dtype=float)
+    mu = np.asarray([as_float(m) for m in mu], dtype=float)
+    keep = (k > 0) & (mu > 0)
+    ax.loglog(k[keep], mu[keep], "o", ms=3, label=r"$\mu_k$")
+    if exponent is not None and constant is not None:
+        ax.loglog(k[keep], constant * k[keep] ** (-exponent), "-", label=rf"${constant:.3g}\,k^{{-{exponent:g}}}$")
+    ax.set_xlabel("degree k")
+    ax.set_ylabel(r"$\mu_k$")
+    ax.set_title(title or "eigenvalue decay")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def plot_learning_curve(m: Sequence, predicted: Sequence, measured: Sequence | None = None, spread: Sequence | None = None, *, title=None):
+    """Test MSE against the number of samples: prediction (line) and experiment (points with spread)."""
+    fig, ax = _figure()
+    ax.loglog(m, predicted, "-", label="predicted (eigenlearning)")
+    if measured is not None:
+        ax.errorbar(m, measured, yerr=spread, fmt="o", ms=4, capsize=2, label="kernel regression")
+    ax.set_xlabel("samples m")
+    ax.set_ylabel("test MSE")
+    ax.set_title(title or "learning curve")
+    ax.legend(fontsize="small")
+    return fig

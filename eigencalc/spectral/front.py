@@ -1,0 +1,42 @@
+r"""The one front door to spectra: :func:`spectrum` picks the product or the pooled method (M14-M19, section 6).
+"""
+
+from __future__ import annotations
+
+from .pooled import PooledSpectrum, pooled_spectrum
+from .product import Spectrum, check_spectrum_arguments
+
+__all__ = ["spectrum"]
+
+
+def spectrum(
+    net,
+    domain,
+    kind: str = "ntk",
+    max_frequency: int = 3,
+    *,
+    method: str = "auto",
+    max_power: int = 24,
+    max_degree: int | None = None,
+) -> Spectrum | PooledSpectrum:
+    r"""The eigenstructure of ``net``'s NNGP or NTK kernel on a product domain (M14–M19).
+
+    Pooling-free networks get a :class:`~eigencalc.spectral.product.Spectrum`
+    (eigenvalues per multi-index); networks with a ``GlobalAvgPool`` or
+    ``AvgPool`` readout a :class:`~eigencalc.spectral.pooled.PooledSpectrum`
+    (per shift orbit and Fourier index, section 6).  ``max_power`` is the
+    truncation P of the tree recursion, ``max_degree`` the total degree D of
+    the series method (default ``max_frequency + 4``).
+
+    .. math:: K(x, y) = \sum_r \lambda(r) \sum_m Y_{r,m}(x) Y_{r,m}(y)
+
+    >>> from eigencalc.architectures import serial, Conv, Relu, Flatten, Dense
+    >>> from eigencalc.domains import ProductHypercube
+    >>> s = spectrum(serial(Conv(2, stride=2), Relu(), Flatten(), Dense()), ProductHypercube(4, 1), "nngp", 4)
+    >>> abs(sum(float(e.eigenvalue) * e.multiplicity for e in s.entries()) - float(s.total())) < 1e-12
+    True
+    """
+    kind, max_frequency, max_degree = check_spectrum_arguments(domain, kind, max_frequency, max_power, max_degree)
+    if net.dag(domain.d).pooled:
+        return pooled_spectrum(net, domain, kind, max_frequency, method=method, max_power=max_power, max_degree=max_degree)
+    return Spectrum(net, domain, kind, max_frequency, method, max_power, max_degree)
