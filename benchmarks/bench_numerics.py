@@ -30,7 +30,7 @@ import numba  # noqa: E402
 
 from eigencalc import numerics as nm  # noqa: E402
 from eigencalc.architectures import Conv, Dense, Erf, Flatten, GlobalAvgPool, Relu, serial  # noqa: E402
-from eigencalc.domains import ProductSphere  # noqa: E402
+from eigencalc.domains import ProductHypercube, ProductSphere  # noqa: E402
 
 
 def best_of(fn, repeat: int = 3):
@@ -75,8 +75,8 @@ def tree_cnn(d: int):
 def bench_fwht(quick: bool) -> None:
     d = 12
     net = tree_cnn(d)
-    nm.hypercube_spectrum(net, d, "ntk")  # warm (compile / cache load excluded)
-    t_fwht, lam = best_of(lambda: nm.hypercube_spectrum(net, d, "ntk"), 5)
+    nm.hypercube_spectrum(net, ProductHypercube(d, 1), "ntk")  # warm (compile / cache load excluded)
+    t_fwht, lam = best_of(lambda: nm.hypercube_spectrum(net, ProductHypercube(d, 1), "ntk"), 5)
     points = np.array([[(-1.0) ** ((m >> i) & 1) for i in range(d)] for m in range(1 << d)])[:, :, None]
     t_gram, G = best_of(lambda: nm.gram(net, points, kind="ntk"), 1)
     t_eig, ev = best_of(lambda: np.linalg.eigvalsh(G), 1)
@@ -86,7 +86,7 @@ def bench_fwht(quick: bool) -> None:
     print(f"          max |eig/2^d - FWHT| / max lambda = {err:.1e}")
     for d in (16, 20) if quick else (16, 20, 24):
         net = tree_cnn(d)
-        t, lam = best_of(lambda: nm.hypercube_spectrum(net, d, "ntk"), 1 if d > 20 else 3)
+        t, lam = best_of(lambda: nm.hypercube_spectrum(net, ProductHypercube(d, 1), "ntk"), 1 if d > 20 else 3)
         note = "  (target < 2 s)" if d == 20 else ""
         print(f"  d = {d}: FWHT spectrum {t:7.3f} s, 2^{d} eigenvalues, {lam.nbytes >> 20} MiB{note}")
 

@@ -22,7 +22,7 @@ module                        concept
 ============================  ==================================================
 """
 
-from .core.version import __version__
+from .core.version import __version__  # noqa: F401 (the package version)
 
 from .activations import ACTIVATION_NAMES, Activation, DualSeries, TruncationWarning, activation
 from .architectures import (

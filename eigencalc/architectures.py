@@ -1,6 +1,6 @@
 """Architectures as DAGs: stax-style layers composed into NNGP / NTK kernels (M1-M4).
 
-A facade: the code lives in :mod:`eigencalc.kernel.layers`, :mod:`eigencalc.kernel.mlp`, :mod:`eigencalc.kernel.dag`, :mod:`eigencalc.kernel.compiler`, :mod:`eigencalc.kernel.series`, :mod:`eigencalc.kernel.reference`;
+A facade: the code lives in :mod:`eigencalc.kernel.layers`, :mod:`eigencalc.kernel.mlp`, :mod:`eigencalc.kernel.dag`, :mod:`eigencalc.kernel.compiler`, :mod:`eigencalc.kernel.series`, :mod:`eigencalc.kernel.ops`;
 this module re-exports its public names so that user code keeps working.
 """
 
@@ -16,14 +16,13 @@ from .kernel.dag import (  # noqa: F401
     Node, DagLayer, Dag, build_dag,
 )
 from .kernel.compiler import (  # noqa: F401
-    Program, compile_network,
+    Program, compile_network, conv_indices,
 )
 from .kernel.series import (  # noqa: F401
     KernelSeries, kernel_series,
 )
-from .kernel.reference import (  # noqa: F401
-    conv_indices, affine_map, activation_map, flatten_map, pool_map, avgpool_map, sum_map,
-    input_covariances, evaluate_program,
+from .kernel.ops import (  # noqa: F401
+    Op,
 )
 
-__all__ = ['LAYERS', 'register', 'Layer', 'Dense', 'Conv', 'Phi', 'Flatten', 'GlobalAvgPool', 'AvgPool', 'Identity', 'FanOut', 'FanInSum', 'Serial', 'Parallel', 'serial', 'parallel', 'Relu', 'LeakyRelu', 'Abs', 'Erf', 'Tanh', 'Sigmoid', 'Gelu', 'Swish', 'Softplus', 'Sin', 'Cos', 'Exp', 'Monomial', 'Polynomial', 'Step', 'PADDINGS', 'MLP', 'mlp', 't', 'rho', 'Node', 'DagLayer', 'Dag', 'build_dag', 'Program', 'compile_network', 'KernelSeries', 'kernel_series', 'conv_indices', 'affine_map', 'activation_map', 'flatten_map', 'pool_map', 'avgpool_map', 'sum_map', 'input_covariances', 'evaluate_program']
+__all__ = ['LAYERS', 'register', 'Layer', 'Dense', 'Conv', 'Phi', 'Flatten', 'GlobalAvgPool', 'AvgPool', 'Identity', 'FanOut', 'FanInSum', 'Serial', 'Parallel', 'serial', 'parallel', 'Relu', 'LeakyRelu', 'Abs', 'Erf', 'Tanh', 'Sigmoid', 'Gelu', 'Swish', 'Softplus', 'Sin', 'Cos', 'Exp', 'Monomial', 'Polynomial', 'Step', 'PADDINGS', 'MLP', 'mlp', 't', 'rho', 'Node', 'DagLayer', 'Dag', 'build_dag', 'Program', 'compile_network', 'conv_indices', 'KernelSeries', 'kernel_series', 'Op']

@@ -6,8 +6,8 @@ this module re-exports its public names so that user code keeps working.
 
 from .kernel.engine import (  # noqa: F401
     NumbaFallbackWarning, gram, gram_numpy, kernel_pairs, walsh_hadamard,
-    kernel_of_correlations, unjitted_activations, compile_seconds, warmup, walsh_values,
-    DEFAULT_BLOCK, fwht_numpy, fwht_numba, require_no_pooling,
+    kernel_of_correlations, unjitted_activations, compile_seconds, warmup, DEFAULT_BLOCK,
+    NUMBA_PAIRS,
 )
 from .spectral.walsh import (  # noqa: F401
     MAX_WALSH_BITS, hypercube_spectrum, WalshGroup, group_by_frequency_space,
@@ -25,4 +25,4 @@ from .harmonic.domains import (  # noqa: F401
     sample,
 )
 
-__all__ = ['NumbaFallbackWarning', 'gram', 'gram_numpy', 'kernel_pairs', 'walsh_hadamard', 'kernel_of_correlations', 'unjitted_activations', 'compile_seconds', 'warmup', 'walsh_values', 'DEFAULT_BLOCK', 'fwht_numpy', 'fwht_numba', 'require_no_pooling', 'MAX_WALSH_BITS', 'hypercube_spectrum', 'WalshGroup', 'group_by_frequency_space', 'zonal_harmonic', 'MonteCarloEstimate', 'monte_carlo_eigenvalue', 'EmpiricalCluster', 'EmpiricalSpectrum', 'empirical_spectrum', 'VerificationRow', 'VerificationReport', 'verify', 'sample']
+__all__ = ['NumbaFallbackWarning', 'gram', 'gram_numpy', 'kernel_pairs', 'walsh_hadamard', 'kernel_of_correlations', 'unjitted_activations', 'compile_seconds', 'warmup', 'DEFAULT_BLOCK', 'NUMBA_PAIRS', 'MAX_WALSH_BITS', 'hypercube_spectrum', 'WalshGroup', 'group_by_frequency_space', 'zonal_harmonic', 'MonteCarloEstimate', 'monte_carlo_eigenvalue', 'EmpiricalCluster', 'EmpiricalSpectrum', 'empirical_spectrum', 'VerificationRow', 'VerificationReport', 'verify', 'sample']

@@ -13,13 +13,12 @@ from typing import Any
 import numpy as np
 
 from ..core.numbers import to_float as _to_float
+from ..core.validate import REQUIRED, required_kind
 from ..core.validate import check_int as _check_int
-from ..core.validate import check_kind as _check_kind
-from ..harmonic.domains import Domain, ProductHypercube, ProductSphere, sample
+from ..harmonic.domains import Domain, sample
 from ..harmonic.domains import check_domain as _check_domain
-from ..kernel.engine import _check_network
+from ..kernel.engine import _check_network, gram
 from ..kernel.spec import LayerSpec as Layer
-from ..kernel.engine import gram
 from ..spectral.front import spectrum
 
 __all__ = ["EmpiricalCluster", "EmpiricalSpectrum", "empirical_spectrum"]
@@ -86,7 +85,7 @@ def empirical_spectrum(
     net: Layer,
     domain: Domain,
     N: int,
-    kind: str = "ntk",
+    kind: str = REQUIRED,
     seed: Any = 0,
     *,
     max_frequency: int = 3,
@@ -107,7 +106,7 @@ def empirical_spectrum(
     """
     net = _check_network(net)
     domain = _check_domain(domain)
-    kind = _check_kind(kind)
+    kind = required_kind(kind, "empirical_spectrum", "ntk")
     N = _check_int(N, "N (number of samples)")
     X = sample(domain, N, seed)
     G = gram(net, X, kind=kind)
@@ -118,7 +117,7 @@ def empirical_spectrum(
     errs = np.concatenate([np.full(e.multiplicity, _to_float(e.error_bound)) for e in entries]) if entries else np.zeros(0)
     order = np.argsort(-pred, kind="stable")
     pred, errs = pred[order], errs[order]
-    total = _to_float(spec.total())
+    total = _to_float(spec.trace())
     if spec.method == "enumeration":  # float rounding of either sign
         residual = total - pred.sum() + errs.sum()
     else:

@@ -12,13 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from ..core.defaults import MONTE_CARLO_SAMPLES
+from ..core.progress import progress
+from ..core.validate import REQUIRED, required_kind
 from ..core.validate import check_int as _check_int
-from ..core.validate import check_kind as _check_kind
-from ..harmonic.domains import Domain, ProductHypercube, ProductSphere, sample
+from ..harmonic.domains import Domain, ProductSphere, sample
 from ..harmonic.domains import check_domain as _check_domain
-from ..kernel.engine import _check_network
+from ..kernel.engine import _check_network, kernel_pairs
 from ..kernel.spec import LayerSpec as Layer
-from ..kernel.engine import kernel_pairs
+from ..special.orthopoly import gegenbauer_normalized, krawtchouk_ratio, zonal_harmonic
 
 __all__ = ["zonal_harmonic", "MonteCarloEstimate", "monte_carlo_eigenvalue"]
 
@@ -28,41 +30,9 @@ __all__ = ["zonal_harmonic", "MonteCarloEstimate", "monte_carlo_eigenvalue"]
 # --------------------------------------------------------------------------
 
 
-def zonal_harmonic(k: int, n: int, s: Any) -> np.ndarray:
-    r"""Normalised zonal harmonic :math:`\sqrt{N(n,k)}\, P_k(n; s)` on :math:`S^{n-1}` (M9).
-
-    :math:`P_k(n; s)` is the Gegenbauer polynomial normalised by :math:`P_k(1) = 1`,
-    from the three-term recurrence
-
-    .. math:: (k + n - 2)\,P_{k+1}(s) = (2k + n - 2)\, s\, P_k(s) - k\, P_{k-1}(s),
-
-    and :math:`E_{x}[P_k(n; \langle x, e\rangle)^2] = 1/N(n, k)` for x uniform on
-    the unit sphere, so the result has unit second moment.
-
-    >>> [round(float(v), 10) for v in zonal_harmonic(2, 3, [1.0, 0.0])]  # sqrt(5) (3 s^2 - 1)/2
-    [2.2360679775, -1.1180339887]
-    """
-    k = _check_int(k, "degree k", 0)
-    n = _check_int(n, "n (sphere dimension + 1)", 2)
-    return math.sqrt(ProductSphere(1, n).patch_multiplicity(k)) * _gegenbauer(k, n, np.asarray(s, dtype=np.float64))
-
-
-def _gegenbauer(k: int, n: int, s: np.ndarray) -> np.ndarray:
-    """P_k(n; s) with P_k(1) = 1 (M9), three-term recurrence."""
-    if k == 0:
-        return np.ones_like(s)
-    prev, cur = np.ones_like(s), s.copy()
-    for j in range(1, k):
-        prev, cur = cur, ((2 * j + n - 2) * s * cur - j * prev) / (j + n - 2)
-    return cur
-
-
 def _krawtchouk_ratio(k: int, n: int, j: np.ndarray) -> np.ndarray:
     r""":math:`K_k(j)/\binom{n}{k}` (M12): the hypercube analogue of :math:`P_k(n; t)`, t = 1 - 2j/n."""
-    table = np.array(
-        [sum((-1) ** i * math.comb(jj, i) * math.comb(n - jj, k - i) for i in range(k + 1)) / math.comb(n, k) for jj in range(n + 1)]
-    )
-    return table[j]
+    return krawtchouk_ratio(k, j, n)
 
 
 def _zonal_factor(domain: Domain, r: tuple, X: np.ndarray) -> np.ndarray:
@@ -88,19 +58,11 @@ def _addition_factor(domain: Domain, r: tuple, X: np.ndarray, Y: np.ndarray) -> 
         if k == 0:
             continue
         if isinstance(domain, ProductSphere):
-            H *= _gegenbauer(k, n0, np.clip(t[:, i], -1.0, 1.0))
+            H *= gegenbauer_normalized(k, n0, np.clip(t[:, i], -1.0, 1.0))
         else:
             j = np.rint(n0 * (1 - t[:, i]) / 2).astype(np.int64)
             H *= _krawtchouk_ratio(k, n0, j)
     return H
-
-
-def _check_multi_index(domain: Domain, r: Any) -> tuple:
-    r = domain.check_index(r)
-    top = domain.max_patch_degree()
-    if top is not None and max(r) > top:
-        raise ValueError(f"{domain!r} has no harmonics of degree {max(r)} > n0 = {top} on a patch")
-    return r
 
 
 _ESTIMATORS = ("zonal", "addition")
@@ -144,7 +106,7 @@ def _mc_estimates(net, domain, rs, n_samples, seed, kind, block, engine, estimat
         c = float(kernel_pairs(net, sample(domain, 1024, pilot), sample(domain, 1024, pilot), kind, engine=engine).mean())
     k = len(rs)
     count, mean, m2 = 0, np.zeros(k), np.zeros(k)
-    for a in range(0, n_samples, block):
+    for a in progress(range(0, n_samples, block), desc=f"Monte-Carlo ({len(rs)} eigenvalue(s))"):
         b = min(a + block, n_samples) - a
         X = sample(domain, b, rng)
         Y = sample(domain, b, rng)
@@ -172,9 +134,9 @@ def monte_carlo_eigenvalue(
     net: Layer,
     domain: Domain,
     r: Any,
-    n_samples: int = 100_000,
+    n_samples: int = MONTE_CARLO_SAMPLES,
     seed: Any = 0,
-    kind: str = "ntk",
+    kind: str = REQUIRED,
     *,
     estimator: str = "zonal",
     centre: bool = False,
@@ -225,8 +187,8 @@ def monte_carlo_eigenvalue(
     """
     net = _check_network(net)
     domain = _check_domain(domain)
-    kind = _check_kind(kind)
-    r = _check_multi_index(domain, r)
+    kind = required_kind(kind, "monte_carlo_eigenvalue", "ntk")
+    r = domain.check_harmonic_index(r)
     n_samples = _check_int(n_samples, "n_samples", 2)
     block = _check_int(block, "block")
     if estimator not in _ESTIMATORS:

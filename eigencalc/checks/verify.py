@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from ..core.defaults import MONTE_CARLO_SAMPLES
 from ..core.numbers import to_float as _to_float
 from ..core.tables import to_frame, to_latex, to_records
+from ..core.validate import REQUIRED, required_kind
 from ..core.validate import check_int as _check_int
-from ..core.validate import check_kind as _check_kind
-from ..harmonic.domains import Domain, ProductHypercube, ProductSphere, sample
+from ..harmonic.domains import Domain, ProductHypercube
 from ..harmonic.domains import check_domain as _check_domain
 from ..kernel.engine import _check_network
 from ..kernel.spec import LayerSpec as Layer
@@ -122,9 +123,9 @@ def _walsh_mask(r: tuple, n0: int) -> int:
 def verify(
     net: Layer,
     domain: Domain,
-    kind: str = "ntk",
+    kind: str = REQUIRED,
     max_frequency: int = 2,
-    n_samples: int = 200_000,
+    n_samples: int = MONTE_CARLO_SAMPLES,
     seed: Any = 0,
     *,
     z_max: float = 4.0,
@@ -162,7 +163,7 @@ def verify(
     """
     net = _check_network(net)
     domain = _check_domain(domain)
-    kind = _check_kind(kind)
+    kind = required_kind(kind, "verify", "ntk")
     max_frequency = _check_int(max_frequency, "max_frequency", 0)
     n_samples = _check_int(n_samples, "n_samples", 2)
     if method not in ("auto", "walsh", "monte-carlo"):
@@ -179,7 +180,7 @@ def verify(
     entries = spec.entries()
     rs = [e.r for e in entries]
     if method == "walsh":
-        lam = hypercube_spectrum(net, domain.d, kind, n0=domain.n0, engine=engine)
+        lam = hypercube_spectrum(net, domain, kind, engine=engine)
         kmax = abs(float(net.kernel_of_correlations(np.ones(domain.d), kind)))
         estimates = np.array([lam[_walsh_mask(r, domain.n0)] for r in rs])
         # K is largest at t = 1 (nonnegative series coefficients); FWHT rounding <= n eps max|K|,

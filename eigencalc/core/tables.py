@@ -24,6 +24,8 @@ from typing import Any, Sequence
 import mpmath
 import sympy
 
+from .numbers import to_float
+
 __all__ = ["Tabular", "to_frame", "to_latex", "to_records", "format_number", "latex_number", "as_float"]
 
 
@@ -34,9 +36,9 @@ def as_float(value: Any) -> float | Any:
     if isinstance(value, sympy.Integer):
         return int(value)
     if isinstance(value, sympy.Basic):
-        return float(sympy.N(value, 20)) if value.is_number else str(value)
+        return to_float(value) if value.is_number else str(value)
     if isinstance(value, (mpmath.mpf, Fraction, float)):
-        return float(value)
+        return to_float(value)
     try:
         return float(value)
     except (TypeError, ValueError):

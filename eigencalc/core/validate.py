@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
 
-__all__ = ["KINDS", "check_kind", "check_int", "check_nonnegative", "check_inputs"]
+__all__ = ["KINDS", "REQUIRED", "check_kind", "required_kind", "check_int", "check_nonnegative", "check_inputs"]
 
 #: The kernel kinds understood everywhere: the NNGP :math:`\Sigma` and the NTK :math:`\Theta` (M1-M4).
 KINDS = ("nngp", "ntk")
@@ -33,6 +34,41 @@ def check_kind(kind: Any) -> str:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return kind
+
+
+class _Required:
+    """The default of an argument that callers must pass (during its deprecation period)."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+#: Default of ``kind`` everywhere: it must be given (omitting it is deprecated, see :func:`required_kind`).
+REQUIRED = _Required()
+
+
+def required_kind(kind: Any, where: str, old_default: str) -> str:
+    """``kind`` checked by :func:`check_kind`; when omitted, the old default with a ``DeprecationWarning``.
+
+    The defaults policy: ``kind`` has no default anywhere.  For one release a
+    call that omits it keeps its old meaning (``"nngp"`` for kernel functions,
+    ``"ntk"`` for spectral ones) and warns.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     required_kind(REQUIRED, "gram", "nngp"), caught[0].category.__name__
+    ('nngp', 'DeprecationWarning')
+    """
+    if kind is REQUIRED:
+        warnings.warn(
+            f"{where}: pass kind='nngp' or kind='ntk'; omitting kind is deprecated (here it meant "
+            f"kind={old_default!r}) and kind will be required in the next release",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        kind = old_default
+    return check_kind(kind)
 
 
 def check_int(value: Any, what: str, minimum: int | None = 1) -> int:

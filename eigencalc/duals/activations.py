@@ -30,24 +30,26 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
-from numbers import Real
 from typing import Any, Callable, Sequence
 
 import mpmath
 import numpy as np
 import sympy
 
+from ..core.numbers import exact_real, to_float, to_mpf
+from ..core.tables import Tabular
+from ..core.validate import check_int
 from ..special import gaussian as _gaussian
 from ..special.ufuncs import erf as _erf_ufunc
-from ..core.tables import Tabular
 
 __all__ = [
     "Activation",
     "DualSeries",
     "TruncationWarning",
     "activation",
+    "dual_taylor_coefficients",
+    "dual_taylor_closed_form",
     "ACTIVATION_NAMES",
     "x",
     "rho",
@@ -70,42 +72,11 @@ class TruncationWarning(UserWarning):
 # --------------------------------------------------------------------------
 
 
-def _exact_number(value: Any, what: str) -> sympy.Expr:
-    """Read a real parameter as an exact sympy number.
-
-    Integers, fractions and sympy numbers stay exact; a float is read as the
-    shortest decimal that rounds to it (``0.1`` -> ``1/10``).
-    """
-    if isinstance(value, bool):
-        raise TypeError(f"{what} must be a real number, got {value!r}")
-    if isinstance(value, sympy.Basic):
-        if not (value.is_real and value.is_number):
-            raise TypeError(f"{what} must be a real number, got {value!r}")
-        return value
-    if isinstance(value, Fraction):
-        return sympy.Rational(value.numerator, value.denominator)
-    if isinstance(value, (int, np.integer)):
-        return sympy.Integer(int(value))
-    if isinstance(value, (float, np.floating)):
-        if not math.isfinite(value):
-            raise ValueError(f"{what} must be finite, got {value!r}")
-        return sympy.Rational(repr(float(value)))
-    raise TypeError(f"{what} must be a real number, got {type(value).__name__}")
-
-
 def _check_variance(q: Any) -> sympy.Expr:
-    q = _exact_number(q, "variance q")
+    q = exact_real(q, "variance q")
     if not q.is_positive:
         raise ValueError(f"variance q must be > 0, got {q}")
     return q
-
-
-def _check_degree(k: Any, what: str = "Hermite degree k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"{what} must be an integer, got {k!r}")
-    if k < 0:
-        raise ValueError(f"{what} must be >= 0, got {k}")
-    return int(k)
 
 
 def _check_correlation(r: Any) -> np.ndarray:
@@ -128,10 +99,6 @@ def _check_covariances(q1: Any, q2: Any, c: Any):
     if (np.abs(c) > bound * (1 + _RHO_SLACK)).any():
         raise ValueError("covariance violates Cauchy–Schwarz: |c| > sqrt(q1 q2)")
     return q1, q2, np.clip(c, -bound, bound)
-
-
-def _float(value) -> float:
-    return float(sympy.N(value, 20)) if isinstance(value, sympy.Basic) else float(value)
 
 
 # --------------------------------------------------------------------------
@@ -167,13 +134,13 @@ class DualSeries(Tabular):
     def __call__(self, r):
         """Evaluate the truncated series at correlation(s) ``r`` (float64)."""
         r = _check_correlation(r)
-        c = np.array([_float(v) for v in self.coefficients])
+        c = np.array([to_float(v) for v in self.coefficients])
         return np.polynomial.polynomial.polyval(r, c)
 
     def derivative(self, r):
         r"""Truncated :math:`\sum_k k a_k^2 \rho^{k-1}` at ``r`` (float64)."""
         r = _check_correlation(r)
-        c = np.array([k * _float(v) for k, v in enumerate(self.coefficients)])[1:]
+        c = np.array([k * to_float(v) for k, v in enumerate(self.coefficients)])[1:]
         return np.polynomial.polynomial.polyval(r, c) if len(c) else np.zeros_like(r)
 
     def rows(self) -> list:
@@ -183,6 +150,56 @@ class DualSeries(Tabular):
     def as_expr(self) -> sympy.Expr:
         """The truncated series as a sympy polynomial in :data:`rho`."""
         return sum((sympy.sympify(c) * rho**k for k, c in enumerate(self.coefficients)), sympy.Integer(0))
+
+
+# --------------------------------------------------------------------------
+# Taylor coefficients of a dual at r0 (M6, shifted)
+# --------------------------------------------------------------------------
+
+
+def dual_taylor_coefficients(coefficients: Sequence, r0: Any, J: int, total: Callable = sum) -> list:
+    r"""Taylor coefficients :math:`g_0..g_J` at :math:`r_0` of the power series :math:`\sum_k c_k \rho^k` (M6).
+
+    .. math::
+
+        \sum_k c_k (r_0 + s)^k = \sum_j g_j\, s^j, \qquad
+        g_j = \frac{\hat\phi^{(j)}(r_0)}{j!} = \sum_{k \ge j} c_k \binom{k}{j} r_0^{k-j},
+
+    for :math:`c_k = a_k(q)^2` (the dual :math:`\hat\phi_q`, M6, or a finite
+    part of it: then each :math:`g_j` is a lower bound, all terms being
+    :math:`\ge 0` for :math:`r_0 \ge 0`), or :math:`c_k = a_k^2 q^{-k}` for the
+    dual as a series in the covariance.  Each term is
+    ``c_k * binom(k, j) * r0 ** (k - j)`` in the arithmetic of the inputs;
+    ``total`` sums a list of terms (``sum``, ``mpmath.fsum``, a sympy ``Add``).
+
+    >>> half, s = sympy.Rational(1, 2), sympy.Rational(1, 3)
+    >>> g = dual_taylor_coefficients([1, 2, 3], half, 3); g      # 1 + 2 rho + 3 rho^2 about rho = 1/2
+    [11/4, 5, 3, 0]
+    >>> sum(gj * s**j for j, gj in enumerate(g)) == 1 + 2 * (half + s) + 3 * (half + s) ** 2
+    True
+    """
+    c = coefficients
+    return [total([c[k] * math.comb(k, j) * r0 ** (k - j) for k in range(j, len(c))]) for j in range(J + 1)]
+
+
+def dual_taylor_closed_form(expr: sympy.Expr, J: int, value: Callable) -> list:
+    r"""Taylor coefficients of a closed-form dual :math:`\hat\phi(\rho)` (a sympy expression in :data:`rho`), j = 0..J.
+
+    .. math:: g_j = \frac{1}{j!}\, \frac{d^j \hat\phi}{d\rho^j}(r_0)
+
+    by symbolic differentiation; ``value(derivative, j)`` evaluates the j-th
+    derivative at the point :math:`r_0` and normalises it (:math:`1/j!`, times
+    :math:`q^{-j}` for a series in the covariance), exactly or numerically.
+
+    >>> dual_taylor_closed_form(sympy.exp(2 * rho), 3, lambda d, j: d.subs(rho, 0) / sympy.factorial(j))   # 2^j / j!
+    [1, 2, 2, 4/3]
+    """
+    out, current = [], expr
+    for j in range(J + 1):
+        if j:
+            current = sympy.diff(current, rho)
+        out.append(value(current, j))
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -260,12 +277,12 @@ class Activation:
         Exact (sympy) for the closed-form families, else an mpmath number at
         the current ``mpmath.mp.dps``.
         """
-        k = _check_degree(k)
+        k = check_int(k, "Hermite degree k", 0)
         return self.hermite_coefficients(k, q)[k]
 
     def hermite_coefficients(self, kmax: int, q: Any = 1) -> list:
         """[a_0(q), ..., a_kmax(q)] (M5, M8); exact or mpmath, see :meth:`hermite`."""
-        kmax = _check_degree(kmax, "kmax")
+        kmax = check_int(kmax, "kmax", 0)
         q = _check_variance(q)
         self._check_l2(q)
         if self.exact:
@@ -305,7 +322,7 @@ class Activation:
         total = self.second_moment(q)
         tail = total - mpmath.fsum(squares)
         try:
-            d_total = _mp(q) * self.derivative_second_moment(q)
+            d_total = to_mpf(q) * self.derivative_second_moment(q)
             d_tail = d_total - mpmath.fsum(k * s for k, s in enumerate(squares))
         except ValueError:
             d_tail = mpmath.inf
@@ -315,13 +332,13 @@ class Activation:
     def dual(self, r, q: Any = 1):
         r""":math:`\hat\phi_q(\rho) = E[\phi(u)\phi(v)]`, Var u = Var v = q, Corr = rho (M6)."""
         r = _check_correlation(r)
-        qf = _float(_check_variance(q))
+        qf = to_float(_check_variance(q))
         return self.kernel(qf, qf, qf * r)
 
     def dual_derivative(self, r, q: Any = 1):
         r""":math:`E[\phi'(u)\phi'(v)] = \hat\phi_q'(\rho)/q` at equal variances q (M7)."""
         r = _check_correlation(r)
-        qf = _float(_check_variance(q))
+        qf = to_float(_check_variance(q))
         return self.derivative_kernel(qf, qf, qf * r)
 
     def kernel(self, q1, q2, c):
@@ -439,18 +456,9 @@ def _kinks(expr: sympy.Expr) -> tuple:
     return tuple(sorted(points))
 
 
-def _mp(value):
-    """A sympy or python real as an mpmath number at the current precision."""
-    if isinstance(value, sympy.Basic):
-        if value.is_infinite:
-            return mpmath.inf if value.is_positive else -mpmath.inf
-        return mpmath.mpf(str(sympy.N(value, mpmath.mp.dps + 5)))
-    return mpmath.mpf(value)
-
-
 def _numeric_gaussian_mean(g: Callable, q, breakpoints: Sequence[float]):
     r""":math:`E[g(\sqrt q z)]` by tanh-sinh quadrature split at the kinks (mpmath)."""
-    s = mpmath.sqrt(_mp(q))
+    s = mpmath.sqrt(to_mpf(q))
     pts = [-mpmath.inf] + [mpmath.mpf(p) / s for p in breakpoints] + [mpmath.inf]
     return mpmath.quad(lambda z: g(s * z) * mpmath.npdf(z), pts)
 
@@ -470,7 +478,7 @@ def _numeric_hermite(act: Activation, kmax: int, q: sympy.Expr, dps: int) -> tup
     coefficient, split at the kinks.
     """
     with mpmath.workdps(dps):
-        s = mpmath.sqrt(_mp(q))
+        s = mpmath.sqrt(to_mpf(q))
         phi = act._mp_phi
         if _has_kink(act.expr):
             return tuple(
@@ -502,17 +510,17 @@ def _float_dual_series(act: Activation, q: float, rtol: float = 1e-13) -> DualSe
     the derivative tail below ``100 rtol`` q E[phi'^2]; warns
     (:class:`TruncationWarning`) if kmax = 248 does not get there.
     """
-    exact_q = _exact_number(q, "q")
+    exact_q = exact_real(q, "q")
     with mpmath.workdps(20):
-        scale = abs(_float(act.second_moment(exact_q)))
-        d_scale = abs(_float(exact_q * act.derivative_second_moment(exact_q)))
+        scale = abs(to_float(act.second_moment(exact_q)))
+        d_scale = abs(to_float(exact_q * act.derivative_second_moment(exact_q)))
         for kmax in (24, 56, 120, 248):
             series = act.dual_series(kmax, exact_q)
-            if abs(_float(series.tail)) <= rtol * scale and abs(_float(series.derivative_tail)) <= 100 * rtol * d_scale:
+            if abs(to_float(series.tail)) <= rtol * scale and abs(to_float(series.derivative_tail)) <= 100 * rtol * d_scale:
                 return series
     warnings.warn(
         f"{act.name}: dual series at q={q} truncated at k={series.kmax} with tail "
-        f"{_float(series.tail):.3g} (relative accuracy target {rtol:g} not reached)",
+        f"{to_float(series.tail):.3g} (relative accuracy target {rtol:g} not reached)",
         TruncationWarning,
         stacklevel=3,
     )
@@ -549,7 +557,7 @@ class ABRelu(_ExactActivation):
     homogeneity = 1
 
     def __init__(self, name: str, a, b, params=None):
-        self.a, self.b = _exact_number(a, "a"), _exact_number(b, "b")
+        self.a, self.b = exact_real(a, "a"), exact_real(b, "b")
         super().__init__(name, self.a * sympy.Min(x, 0) + self.b * sympy.Max(x, 0), params)
 
     def _exact_hermite(self, k, q):
@@ -753,7 +761,7 @@ class Polynomial(_ExactActivation):
     """
 
     def __init__(self, coeffs: Sequence, name: str = "polynomial", params=None):
-        coeffs = [_exact_number(p, "polynomial coefficient") for p in coeffs]
+        coeffs = [exact_real(p, "polynomial coefficient") for p in coeffs]
         while len(coeffs) > 1 and coeffs[-1] == 0:
             coeffs.pop()
         if not coeffs:
@@ -842,7 +850,7 @@ def _check_gaussian_growth(expr: sympy.Expr, q, name: str) -> None:
     :math:`L^2(N(0, q))` only for :math:`\beta q < 1/4`.
     """
     fn = _lambdify_mpmath(expr)
-    qf = _float(q)
+    qf = to_float(q)
     with mpmath.workdps(30):
         for z in (30, 60, -30, -60):
             try:
@@ -986,7 +994,7 @@ def _build(name: str, params: dict) -> Activation:
         _no_params(name, params)
         return Exp()
     if name == "monomial":
-        degree = _check_degree(params.pop("degree"), "monomial degree")
+        degree = check_int(params.pop("degree"), "monomial degree", 0)
         _no_params(name, params)
         return Polynomial([0] * degree + [1], name="monomial", params={"degree": degree})
     if name == "polynomial":

@@ -38,8 +38,16 @@ from typing import Any
 import mpmath
 import sympy
 
+from ..core.numbers import to_mpf
 from ..core.tables import Tabular
-from .activations import ABRelu, Activation, Polynomial, _mp, _numeric_gaussian_mean, activation, x
+from .activations import (
+    ABRelu,
+    Activation,
+    Polynomial,
+    _numeric_gaussian_mean,
+    activation,
+    x,
+)
 
 __all__ = ["Criticality", "criticality", "kernel_flow"]
 
@@ -180,10 +188,10 @@ def kernel_flow(act: Any, C_W: Any, C_b: Any, K0: Any, depth: int) -> list:
     C_W, C_b, K = (sympy.nsimplify(sympy.sympify(v)) if isinstance(v, float) else sympy.sympify(v) for v in (C_W, C_b, K0))
     exact = isinstance(act, (ABRelu, Polynomial)) and all(v.is_Rational for v in (C_W, C_b, K))
     if not exact:
-        C_W, C_b, K = _mp(C_W), _mp(C_b), _mp(K)
+        C_W, C_b, K = to_mpf(C_W), to_mpf(C_b), to_mpf(K)
     flow = [K]
     for _ in range(depth):
         moment = act.second_moment(K if exact else sympy.Float(K, mpmath.mp.dps))
-        K = C_b + C_W * (moment if exact else _mp(moment))
+        K = C_b + C_W * (moment if exact else to_mpf(moment))
         flow.append(K)
     return flow

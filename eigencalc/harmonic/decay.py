@@ -60,9 +60,11 @@ from typing import Any
 import mpmath
 import sympy
 
+from ..core.numbers import to_mpf
 from ..core.tables import Tabular
-
-from .sphere import _check_dimension, _check_int, _coerce_kernel
+from ..core.validate import check_int
+from ..special.orthopoly import check_sphere_dimension
+from .sphere import _coerce_kernel
 
 __all__ = ["DecayLaw", "decay", "funk_hecke_power", "puiseux_endpoint"]
 
@@ -96,8 +98,8 @@ def funk_hecke_power(k: int, n: int, nu: Any) -> sympy.Expr:
     >>> funk_hecke_power(0, 3, sympy.Rational(1, 2)) == sympy.integrate(sympy.sqrt(1 - t), (t, -1, 1)) / 2
     True
     """
-    k = _check_int(k, "k (degree)", 0)
-    n = _check_dimension(n)
+    k = check_int(k, "k (degree)", 0)
+    n = check_sphere_dimension(n)
     nu = sympy.sympify(nu)
     if nu.is_number and (nu + sympy.Rational(n - 1, 2)).is_nonpositive:
         raise ValueError(f"(1-t)^nu is not integrable on S^{n - 1} for nu = {nu} <= -(n-1)/2")
@@ -440,10 +442,6 @@ def _tidy(c: sympy.Expr) -> sympy.Expr:
 # --------------------------------------------------------------------------
 
 
-def _mpf(x) -> mpmath.mpf:
-    return mpmath.mpf(sympy.Float(x, mpmath.mp.dps + 5)) if not isinstance(x, mpmath.mpf) else x
-
-
 @dataclass(frozen=True)
 class DecayLaw(Tabular):
     r"""Asymptotic law :math:`\mu_k \sim C_{\text{parity}(k)}\, k^{-p_{\text{parity}(k)}}` on :math:`S^{n-1}` (M13).
@@ -497,13 +495,13 @@ class DecayLaw(Tabular):
         (the :math:`O(1/k)` term of the plain law, about :math:`-(p/2)(n-2)/k`
         relative, disappears), so it is accurate to about :math:`10^{-4}` at k = 200.
         """
-        k = _check_int(k, "k", 1)
+        k = check_int(k, "k", 1)
         p = self.exponent_even if k % 2 == 0 else self.exponent_odd
         if p is None:
             return mpmath.mpf(0)
-        C = _mpf(self.numeric["C_even" if k % 2 == 0 else "C_odd"])
+        C = to_mpf(self.numeric["C_even" if k % 2 == 0 else "C_odd"])
         kappa = mpmath.mpf(k) + (mpmath.mpf(self.n - 2) / 2 if shifted else 0)
-        return C * kappa ** (-_mpf(p))
+        return C * kappa ** (-to_mpf(p))
 
     def singular_part(self, k: int) -> mpmath.mpf:
         r""":math:`\sum_j (c_{+,j} + (-1)^k c_{-,j})\, \mu_k((1-t)^{\nu_j})`: exact Funk--Hecke of the singular terms.
@@ -513,18 +511,18 @@ class DecayLaw(Tabular):
         beyond ``order``), so it is sharper at finite k than :meth:`predict`,
         which drops the :math:`1 + O(1/k)` factor of the Gamma ratio.
         """
-        k = _check_int(k, "k", 0)
+        k = check_int(k, "k", 0)
         n = self.n
         sgn = 1 if k % 2 == 0 else -1
         total = mpmath.mpf(0)
         with mpmath.workdps(mpmath.mp.dps + 10):
             for side, terms in ((1, self.terms_plus), (-1, self.terms_minus)):
                 for nu, _ in terms:
-                    x = _mpf(nu)
+                    x = to_mpf(nu)
                     pref = mpmath.gamma(mpmath.mpf(n) / 2) * mpmath.power(2, x + n - 2)
                     pref *= mpmath.gamma(x + mpmath.mpf(n - 1) / 2) / mpmath.sqrt(mpmath.pi)
                     val = pref * mpmath.rf(-x, k) / mpmath.gamma(k + x + n - 1)
-                    total += (sgn if side < 0 else 1) * _mpf(self.numeric[(side, nu)]) * val
+                    total += (sgn if side < 0 else 1) * to_mpf(self.numeric[(side, nu)]) * val
         return +total
 
 
@@ -549,7 +547,7 @@ def decay(f: Any, n: int, *, order: Any = 3) -> DecayLaw:
     >>> law.exponent_even is None                    # even k >= 2 vanish exactly
     True
     """
-    n = _check_dimension(n)
+    n = check_sphere_dimension(n)
     if not isinstance(f, sympy.Expr):
         raise TypeError("decay needs f as a sympy expression in t (the endpoint expansions are symbolic)")
     _coerce_kernel(f)  # probes finiteness and realness on [-1, 1]

@@ -26,6 +26,11 @@ import numpy as np
 import sympy
 
 from ..core.validate import check_int
+from ..special.orthopoly import (
+    hypercube_multiplicity,
+    krawtchouk_table,
+    sphere_multiplicity,
+)
 
 __all__ = [
     "Domain",
@@ -38,10 +43,6 @@ __all__ = [
     "check_domain",
     "sample",
 ]
-
-
-def _check_positive_int(value: Any, what: str, minimum: int = 1) -> int:
-    return check_int(value, what, minimum)
 
 
 @lru_cache(maxsize=None)
@@ -75,17 +76,13 @@ def sphere_monomial_eigenvalue_symbolic(k: int, a: int, n: sympy.Symbol) -> symp
 
 
 @lru_cache(maxsize=None)
-def _krawtchouk(k: int, j: int, n: int) -> int:
-    return sum((-1) ** i * math.comb(j, i) * math.comb(n - j, k - i) for i in range(k + 1))
-
-
-@lru_cache(maxsize=None)
 def hypercube_signed_measure(k: int, n: int) -> tuple:
     r"""Weights :math:`\nu_k(j) = 2^{-n}\binom{n}{j} K_k(j)/\binom{n}{k}` on :math:`t = 1 - 2j/n` (M12).
 
     :math:`\mu_k(f) = \sum_j f(1 - 2j/n)\,\nu_k(j)` for every function f of t.
     """
-    return tuple(Fraction(math.comb(n, j) * _krawtchouk(k, j, n), 2**n * math.comb(n, k)) for j in range(n + 1))
+    K = krawtchouk_table(n)[k]
+    return tuple(Fraction(math.comb(n, j) * K[j], 2**n * hypercube_multiplicity(n, k)) for j in range(n + 1))
 
 
 @lru_cache(maxsize=None)
@@ -111,8 +108,8 @@ class Domain:
     kind = "abstract"
 
     def __post_init__(self):
-        _check_positive_int(self.d, "d (number of patches)")
-        _check_positive_int(self.n0, "n0 (coordinates per patch)", self._min_n0)
+        check_int(self.d, "d (number of patches)")
+        check_int(self.n0, "n0 (coordinates per patch)", self._min_n0)
 
     _min_n0 = 1
 
@@ -177,6 +174,25 @@ class Domain:
                 raise ValueError(f"multi-index entries must be >= 0, got {v}")
         return tuple(int(v) for v in r)
 
+    def check_harmonic_index(self, r: Any) -> tuple:
+        r"""A multi-index r (:meth:`check_index`) whose eigenspace exists: :math:`\mathrm{mult}(r) > 0` (M14).
+
+        On a hypercube patch the degrees are :math:`r_i \le n_0`
+        (:math:`\binom{n_0}{r_i} = 0` beyond); a sphere patch has harmonics of every degree.
+
+        >>> ProductHypercube(2, 1).check_harmonic_index([1, 0]), ProductSphere(1, 3).check_harmonic_index((5,))
+        ((1, 0), (5,))
+        >>> ProductHypercube(2, 1).check_harmonic_index((2, 0))
+        Traceback (most recent call last):
+        ...
+        ValueError: ProductHypercube(d=2, n0=1) has no harmonics of degree 2 > n0 = 1 on a patch
+        """
+        r = self.check_index(r)
+        top = self.max_patch_degree()
+        if top is not None and max(r) > top:
+            raise ValueError(f"{self!r} has no harmonics of degree {max(r)} > n0 = {top} on a patch")
+        return r
+
     def multiplicity(self, r: Any) -> int:
         r"""Dimension of the eigenspace of :math:`Y_r` (M14): :math:`\prod_i N(n_0, r_i)`."""
         r = self.check_index(r)
@@ -194,11 +210,8 @@ class ProductSphere(Domain):
     _min_n0 = 2
 
     def patch_multiplicity(self, k: int) -> int:
-        r""":math:`N(n, 0) = 1`, :math:`N(n, k) = \frac{2k+n-2}{k}\binom{k+n-3}{k-1}` (M9)."""
-        if k == 0:
-            return 1
-        n = self.n0
-        return (2 * k + n - 2) * math.comb(k + n - 3, k - 1) // k
+        r""":math:`N(n_0, k)` harmonics of degree k on one patch (M9, :func:`~eigencalc.special.orthopoly.sphere_multiplicity`)."""
+        return sphere_multiplicity(self.n0, k)
 
     def monomial_eigenvalue(self, k: int, a: int) -> Fraction:
         return sphere_monomial_eigenvalue(k, a, self.n0)
@@ -219,7 +232,7 @@ class ProductSphere(Domain):
 
     def sample(self, N: int, seed: Any = None) -> np.ndarray:
         """N inputs of shape (d, n0), each patch uniform on the radius-sqrt(n0) sphere."""
-        N = _check_positive_int(N, "N (number of samples)")
+        N = check_int(N, "N (number of samples)")
         g = np.random.default_rng(seed).standard_normal((N, self.d, self.n0))
         return g * (np.sqrt(self.n0) / np.linalg.norm(g, axis=-1, keepdims=True))
 
@@ -235,7 +248,7 @@ class ProductHypercube(Domain):
 
     def patch_multiplicity(self, k: int) -> int:
         r""":math:`\binom{n_0}{k}` Walsh functions of degree k (M12)."""
-        return math.comb(self.n0, k)
+        return hypercube_multiplicity(self.n0, k)
 
     def monomial_eigenvalue(self, k: int, a: int) -> Fraction:
         return hypercube_monomial_eigenvalue(k, a, self.n0)
@@ -267,7 +280,7 @@ class ProductHypercube(Domain):
 
     def sample(self, N: int, seed: Any = None) -> np.ndarray:
         """N inputs of shape (d, n0) with independent uniform signs."""
-        N = _check_positive_int(N, "N (number of samples)")
+        N = check_int(N, "N (number of samples)")
         rng = np.random.default_rng(seed)
         return rng.choice(np.array([-1.0, 1.0]), size=(N, self.d, self.n0))
 

@@ -22,15 +22,20 @@ import math
 import numbers
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
 import mpmath
 import sympy
 
+from ..core.numbers import exact_number, finite_mpf
 from ..core.tables import Tabular
-
-from .sphere import _check_int, _kernel_symbol, _to_mpf
+from ..special.orthopoly import (
+    check_cube_dimension,
+    hypercube_multiplicity,
+    krawtchouk,
+    krawtchouk_table,
+)
+from .sphere import _kernel_symbol
 
 __all__ = [
     "HypercubeSpectrum",
@@ -40,90 +45,12 @@ __all__ = [
 ]
 
 
-def _check_cube_dimension(n: Any) -> int:
-    return _check_int(n, "n (dimension of the hypercube {-1,1}^n)", 1)
-
-
-def hypercube_multiplicity(n: int, k: int) -> int:
-    r""":math:`\binom{n}{k}`, the number of Walsh functions :math:`\chi_S` with :math:`|S| = k` (M12).
-
-    .. math::
-
-        \sum_{k=0}^{n} \binom{n}{k} = 2^n = \dim L^2(\{-1,1\}^n).
-
-    >>> sum(hypercube_multiplicity(6, k) for k in range(7)) == 2**6
-    True
-    """
-    n = _check_cube_dimension(n)
-    k = _check_int(k, "k (degree)", 0)
-    return math.comb(n, k)
-
-
-@lru_cache(maxsize=64)
-def _krawtchouk_table(n: int) -> tuple:
-    r"""All :math:`K_k(j)`, :math:`0 \le k, j \le n`, as a tuple of rows (exact ints).
-
-    Three-term recurrence in k:
-    :math:`(k+1) K_{k+1}(j) = (n - 2j) K_k(j) - (n - k + 1) K_{k-1}(j)`.
-    """
-    rows = [[1] * (n + 1), [n - 2 * j for j in range(n + 1)]]
-    for k in range(1, n):
-        prev, cur = rows[k - 1], rows[k]
-        nxt = []
-        for j in range(n + 1):
-            num = (n - 2 * j) * cur[j] - (n - k + 1) * prev[j]
-            q, r = divmod(num, k + 1)
-            assert r == 0
-            nxt.append(q)
-        rows.append(nxt)
-    return tuple(tuple(r) for r in rows[: n + 1])
-
-
-def krawtchouk(k: int, j: int, n: int) -> int:
-    r"""Krawtchouk polynomial :math:`K_k(j) = \sum_i (-1)^i \binom{j}{i}\binom{n-j}{k-i}` (M12), exact int.
-
-    .. math::
-
-        \sum_{j=0}^{n} \binom{n}{j} K_k(j) K_l(j) = 2^n \binom{n}{k}\, \delta_{kl},
-        \qquad K_k(0) = \binom{n}{k}.
-
-    >>> krawtchouk(2, 1, 4), krawtchouk(3, 4, 4)
-    (0, -4)
-    >>> n = 6; all(sum(math.comb(n, j) * krawtchouk(k, j, n) * krawtchouk(l, j, n) for j in range(n + 1))
-    ...          == (2**n * math.comb(n, k) if k == l else 0) for k in range(n + 1) for l in range(n + 1))
-    True
-    """
-    n = _check_cube_dimension(n)
-    k = _check_int(k, "k (degree)", 0)
-    j = _check_int(j, "j (Hamming distance)", 0)
-    if j > n:
-        raise ValueError(f"j must be <= n = {n}, got {j}")
-    if k > n:
-        return 0
-    return _krawtchouk_table(n)[k][j]
+# K_k(j; n), binom(n, k) and the dimension check live in special/orthopoly.py (M12).
 
 
 # --------------------------------------------------------------------------
 # Values of f on the n + 1 correlations
 # --------------------------------------------------------------------------
-
-
-def _exact_number(v: Any):
-    """v as an exact sympy number, or None if it is inexact (float, mpf, Float)."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, numbers.Integral):
-        return sympy.Integer(int(v))
-    if isinstance(v, Fraction):
-        return sympy.Rational(v.numerator, v.denominator)
-    if isinstance(v, sympy.Basic):
-        if isinstance(v, sympy.Expr) and v.is_number and not v.has(sympy.Float):
-            if v.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
-                raise ValueError(f"f is not finite: {v}")
-            if v.is_real is False:
-                raise ValueError(f"f is not real: {v}")
-            return v
-    return None
 
 
 def _values(f: Any, n: int):
@@ -136,7 +63,7 @@ def _values(f: Any, n: int):
             raise TypeError(f"f must be a sympy expression or a callable, got {type(f).__name__}")
         t = _kernel_symbol(f)
         vals = [f.xreplace({t: x}) for x in ts]
-        exact = [_exact_number(v) for v in vals]
+        exact = [exact_number(v, "f") for v in vals]
         if all(v is not None for v in exact):
             return "exact", exact
         g = sympy.lambdify(t, f, modules="mpmath")
@@ -146,7 +73,7 @@ def _values(f: Any, n: int):
     elif callable(f):
         # a callable: exact arguments first, then mpmath, then float64
         try:
-            exact = [_exact_number(f(x)) for x in ts]
+            exact = [exact_number(f(x), "f") for x in ts]
             if all(v is not None for v in exact):
                 return "exact", exact
         except (TypeError, AttributeError, ValueError):
@@ -172,7 +99,7 @@ def _values(f: Any, n: int):
                     if kind != "float64":
                         raise
                     v = g((n - 2 * j) / n)
-                out.append(_to_mpf(v, f"f({(n - 2 * j) / n})"))
+                out.append(finite_mpf(v, f"f({(n - 2 * j) / n})"))
         return out
 
     evaluate(mpmath.mp.dps)  # probe: finite and real at every correlation
@@ -219,7 +146,7 @@ class HypercubeSpectrum(Tabular):
 
     def numeric(self) -> list:
         """The eigenvalues as mpf at the current ``mpmath.mp.dps``."""
-        return [_to_mpf(m, "mu_k") for m in self.eigenvalues]
+        return [finite_mpf(m, "mu_k") for m in self.eigenvalues]
 
     def trace(self):
         r""":math:`\sum_k \mu_k \binom{n}{k} = f(1)` (exact when the spectrum is)."""
@@ -257,10 +184,10 @@ def hypercube_eigenvalues(f: Any, n: int) -> HypercubeSpectrum:
     >>> H.trace() == 1 and H.reconstruct(sympy.Rational(1, 2)) == sympy.Rational(1, 4)
     True
     """
-    n = _check_cube_dimension(n)
+    n = check_cube_dimension(n)
     kind, vals = _values(f, n)
-    table = _krawtchouk_table(n)
-    mults = [math.comb(n, k) for k in range(n + 1)]
+    table = krawtchouk_table(n)
+    mults = [hypercube_multiplicity(n, k) for k in range(n + 1)]
     binom_j = [math.comb(n, j) for j in range(n + 1)]
     if kind == "exact":
         mus = []

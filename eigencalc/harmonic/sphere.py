@@ -59,6 +59,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -68,8 +69,19 @@ import mpmath
 import numpy as np
 import sympy
 
+from ..core.numbers import finite_mpf
 from ..core.tables import Tabular
-
+from ..core.validate import check_int
+from ..special.orthopoly import (
+    check_sphere_dimension,
+    fixed_point_step,
+    float_step,
+    gegenbauer_normalized,
+    gegenbauer_normalized_all,
+    gegenbauer_recurrence,
+    is_exact_argument,
+    sphere_multiplicity,
+)
 from .domains import sphere_monomial_eigenvalue
 
 __all__ = [
@@ -88,27 +100,8 @@ class QuadratureWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------
-# Validation helpers (shared with hypercube.py and decay.py)
+# Kernel functions f(t)
 # --------------------------------------------------------------------------
-
-
-def _check_int(value: Any, what: str, minimum: int) -> int:
-    """Coerce an integer argument (python/numpy/sympy integer) and check its range."""
-    if isinstance(value, bool):
-        raise TypeError(f"{what} must be an integer, got {value!r}")
-    if isinstance(value, (numbers.Integral, np.integer)):
-        value = int(value)
-    elif isinstance(value, sympy.Basic) and value.is_Integer:
-        value = int(value)
-    else:
-        raise TypeError(f"{what} must be an integer, got {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, got {value}")
-    return value
-
-
-def _check_dimension(n: Any) -> int:
-    return _check_int(n, "n (ambient dimension of the sphere S^{n-1})", 2)
 
 
 def _kernel_symbol(expr: sympy.Expr) -> sympy.Symbol:
@@ -117,39 +110,6 @@ def _kernel_symbol(expr: sympy.Expr) -> sympy.Symbol:
     if len(free) > 1:
         raise ValueError(f"f must depend on one symbol t only, got free symbols {sorted(map(str, free))}")
     return next(iter(free)) if free else sympy.Symbol("t")
-
-
-def _to_mpf(value: Any, what: str) -> mpmath.mpf:
-    """A real mpf from a python/numpy/sympy/mpmath number, or ValueError/TypeError."""
-    if type(value) is mpmath.mpf:
-        if not mpmath.isfinite(value):
-            raise ValueError(f"{what} is not finite: {value}")
-        return value
-    if isinstance(value, sympy.Basic):
-        if not (isinstance(value, sympy.Expr) and value.is_number):
-            raise TypeError(f"{what} is not a number: {value}")
-        if value.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
-            raise ValueError(f"{what} is not finite: {value}")
-        num = sympy.N(value, mpmath.mp.dps + 5)
-        re, im = num.as_real_imag()
-        if im != 0:
-            raise ValueError(f"{what} is not real: {value}")
-        value = mpmath.mpf(sympy.Float(re, mpmath.mp.dps + 5))
-    elif isinstance(value, Fraction):
-        value = mpmath.mpf(value.numerator) / value.denominator
-    elif isinstance(value, np.ndarray) and value.shape == ():
-        value = value[()]
-    if isinstance(value, mpmath.mpc) or isinstance(value, complex) or np.iscomplexobj(value):
-        if mpmath.im(value) != 0:
-            raise ValueError(f"{what} is not real: {value}")
-        value = mpmath.re(value)
-    try:
-        value = mpmath.mpf(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} is not a real number: {value!r}") from None
-    if not mpmath.isfinite(value):
-        raise ValueError(f"{what} is not finite: {value}")
-    return value
 
 
 # probe points for finiteness checks: both endpoints, the centre and a few
@@ -197,7 +157,7 @@ def _coerce_kernel(f: Any, what: str = "f") -> _KernelFunction:
                 float_valued = True
             if isinstance(raw, (float, np.floating)):
                 float_valued = True
-            val = _to_mpf(raw, f"{what}({p})")
+            val = finite_mpf(raw, f"{what}({p})")
             if not mpmath.isfinite(val):
                 raise ValueError(f"{what} is not finite at t = {p}")
     if float_valued and kern.expr is None:
@@ -215,35 +175,12 @@ def _coerce_kernel(f: Any, what: str = "f") -> _KernelFunction:
 
 
 def _eval_kernel(kern: _KernelFunction, t: mpmath.mpf) -> mpmath.mpf:
-    return _to_mpf(kern.mp(t), "f(t)")
+    return finite_mpf(kern.mp(t), "f(t)")
 
 
 # --------------------------------------------------------------------------
-# Multiplicities, area ratio, normalised Gegenbauer polynomials (M9)
+# Area ratio (M10); multiplicities and Gegenbauer polynomials: special/orthopoly.py
 # --------------------------------------------------------------------------
-
-
-def sphere_multiplicity(n: int, k: int) -> int:
-    r""":math:`N(n, k)`, the number of independent degree-k harmonics on :math:`S^{n-1}` (M9).
-
-    .. math::
-
-        N(n, 0) = 1, \qquad N(n, k) = \frac{2k + n - 2}{k}\binom{k + n - 3}{k - 1}.
-
-    Exact python int.  Identity: :math:`\sum_{j \le k} N(n, j) = \binom{n+k-1}{k} + \binom{n+k-2}{k-1}`
-    (harmonic polynomials of degree <= k, split by parity).
-
-    >>> [sphere_multiplicity(3, k) for k in range(5)]
-    [1, 3, 5, 7, 9]
-    >>> k = 7; sum(sphere_multiplicity(5, j) for j in range(k + 1)) == math.comb(5 + k - 1, k) + math.comb(5 + k - 2, k - 1)
-    True
-    """
-    n = _check_dimension(n)
-    k = _check_int(k, "k (degree)", 0)
-    if k == 0:
-        return 1
-    num = (2 * k + n - 2) * math.comb(k + n - 3, k - 1)
-    return num // k
 
 
 def sphere_area_ratio(n: int) -> sympy.Expr:
@@ -258,74 +195,8 @@ def sphere_area_ratio(n: int) -> sympy.Expr:
     >>> t = sympy.Symbol('t'); sympy.integrate(sphere_area_ratio(5) * (1 - t**2), (t, -1, 1))
     1
     """
-    n = _check_dimension(n)
+    n = check_sphere_dimension(n)
     return sympy.gamma(sympy.Rational(n, 2)) / (sympy.sqrt(sympy.pi) * sympy.gamma(sympy.Rational(n - 1, 2)))
-
-
-def _is_exact_scalar(t: Any) -> bool:
-    return isinstance(t, (sympy.Basic, Fraction)) or (isinstance(t, numbers.Integral) and not isinstance(t, bool))
-
-
-def gegenbauer_normalized_all(kmax: int, n: int, t: Any) -> list:
-    r""":math:`[P_0(n; t), \dots, P_{k_{max}}(n; t)]`, normalised Gegenbauer polynomials (M9).
-
-    .. math::
-
-        P_k(n; t) = \frac{C_k^{(n-2)/2}(t)}{C_k^{(n-2)/2}(1)}, \qquad
-        P_{k+1} = \frac{(2k + n - 2)\, t\, P_k - k\, P_{k-1}}{k + n - 2},
-
-    :math:`P_0 = 1`, :math:`P_1 = t` (n = 2: Chebyshev :math:`T_k`, n = 3:
-    Legendre).  The forward recurrence is stable on [-1, 1] (:math:`|P_k| \le 1`
-    there), so k = 1000 is fine in float64.  Exact for python ints, Fractions and
-    sympy input (a symbol gives expanded polynomials); mpmath, float and numpy
-    arrays are evaluated in their own arithmetic.
-
-    >>> P = gegenbauer_normalized_all(4, 3, sympy.Rational(1, 2)); P
-    [1, 1/2, -1/8, -7/16, -37/128]
-    >>> x = sympy.Symbol('x'); gegenbauer_normalized_all(3, 2, x)[3] == sympy.chebyshevt(3, x)
-    True
-    """
-    kmax = _check_int(kmax, "kmax", 0)
-    n = _check_dimension(n)
-    if _is_exact_scalar(t):
-        if isinstance(t, Fraction):
-            t = sympy.Rational(t.numerator, t.denominator)
-        t = sympy.sympify(t)
-        symbolic = bool(t.free_symbols)
-        out = [sympy.Integer(1), t]
-        for k in range(1, kmax):
-            nxt = sympy.Rational(2 * k + n - 2, k + n - 2) * t * out[k] - sympy.Rational(k, k + n - 2) * out[k - 1]
-            out.append(sympy.expand(nxt) if symbolic else nxt)
-        return out[: kmax + 1]
-    if isinstance(t, (list, tuple)):
-        t = np.asarray(t, dtype=np.float64)
-    one = t * 0 + 1
-    out = [one, t * one]
-    for k in range(1, kmax):
-        out.append(((2 * k + n - 2) * t * out[k] - k * out[k - 1]) / (k + n - 2))
-    return out[: kmax + 1]
-
-
-def gegenbauer_normalized(k: int, n: int, t: Any) -> Any:
-    r""":math:`P_k(n; t) = C_k^{(n-2)/2}(t) / C_k^{(n-2)/2}(1)`, so :math:`P_k(n; 1) = 1` (M9).
-
-    .. math::
-
-        \int_{-1}^{1} P_j(n;t) P_k(n;t) (1-t^2)^{(n-3)/2} dt = 0 \quad (j \ne k),
-        \qquad P_k(n; -t) = (-1)^k P_k(n; t).
-
-    Three-term recurrence, see :func:`gegenbauer_normalized_all`; exact for
-    exact input, float/mpmath/numpy otherwise.
-
-    >>> x = sympy.Symbol('x')
-    >>> C = sympy.gegenbauer(4, sympy.Rational(3, 2), x)
-    >>> sympy.expand(gegenbauer_normalized(4, 5, x) - C / C.subs(x, 1))
-    0
-    >>> gegenbauer_normalized(1000, 10, 1.0), gegenbauer_normalized(1000, 7, -1)
-    (1.0, 1)
-    """
-    k = _check_int(k, "k (degree)", 0)
-    return gegenbauer_normalized_all(k, n, t)[k]
 
 
 # --------------------------------------------------------------------------
@@ -362,12 +233,10 @@ def _exact_m11(coeffs: list, n: int, kmax: int) -> list:
 # --------------------------------------------------------------------------
 
 
-def _legendre_pair_float(N: int, x: np.ndarray):
-    p0 = np.ones_like(x)
-    p1 = x.copy()
-    for j in range(1, N):
-        p0, p1 = p1, ((2 * j + 1) * x * p1 - j * p0) / (j + 1)
-    return p1, p0  # P_N, P_{N-1}
+def _legendre_pair(N: int, x, p0, p1, step) -> tuple:
+    """(P_N, P_{N-1}) of the Legendre polynomials P_k = P_k(3; x) (M9 with n = 3) in the arithmetic of ``step``."""
+    prev, last = deque(gegenbauer_recurrence(N, 3, x, p0, p1, step), maxlen=2)
+    return last, prev
 
 
 @lru_cache(maxsize=16)
@@ -385,7 +254,7 @@ def _gauss_legendre_fixed(N: int, bits: int):
     i = np.arange(1, m + 1, dtype=np.float64)
     x = np.cos(np.pi * (i - 0.25) / (N + 0.5))
     for _ in range(12):
-        pN, pN1 = _legendre_pair_float(N, x)
+        pN, pN1 = _legendre_pair(N, x, np.ones_like(x), x.copy(), float_step)
         dp = N * (x * pN - pN1) / (x * x - 1)
         dx = pN / dp
         x = x - dx
@@ -404,10 +273,7 @@ def _gauss_legendre_fixed(N: int, bits: int):
     # re-expansion of P_N' for the weight has error ~N^4 dx^2 < 2^-B
     stop = 1 << max(0, B - (B // 2 + int(3 * log2N) + 4))
     for _ in range(12):
-        p0 = np.full(m, one, dtype=object)
-        p1 = X.copy()
-        for j in range(1, N):
-            p0, p1 = p1, ((2 * j + 1) * ((X * p1) >> B) - j * p0) // (j + 1)
+        p1, p0 = _legendre_pair(N, X, np.full(m, one, dtype=object), X.copy(), fixed_point_step(B))
         den = one - ((X * X) >> B)  # 1 - x^2 > 0
         dp = ((N * (p0 - ((X * p1) >> B))) << B) // den  # P_N'
         ddp = (((2 * ((X * dp) >> B)) - NN * p1) << B) // den  # P_N''
@@ -483,15 +349,10 @@ def _quadrature_pass(kern: _KernelFunction, n: int, kmax: int, N: int, dps_work:
         T = np.array([_fixed_from_mpf(c, bits) for c in tnodes], dtype=object)
         Ev = np.array([_fixed_from_mpf(mpmath.ldexp(a + b, e), bits) for a, b in zip(Gp, Gm)], dtype=object)
         Od = np.array([_fixed_from_mpf(mpmath.ldexp(a - b, e), bits) for a, b in zip(Gp, Gm)], dtype=object)
-    sums = []
-    p0 = np.full(m, one, dtype=object)
-    sums.append(int(np.dot(Ev, p0)))
-    if kmax >= 1:
-        p1 = T.copy()
-        sums.append(int(np.dot(Od, p1)))
-        for k in range(1, kmax):
-            p0, p1 = p1, ((2 * k + n - 2) * ((T * p1) >> bits) - k * p0) // (k + n - 2)
-            sums.append(int(np.dot(Od if (k + 1) % 2 else Ev, p1)))
+
+    # P_k(n; t_i) by the M9 recurrence in fixed point (scale 2^bits, one rounding per step)
+    P = gegenbauer_recurrence(kmax, n, T, np.full(m, one, dtype=object), T.copy(), fixed_point_step(bits))
+    sums = [int(np.dot(Od if k % 2 else Ev, p)) for k, p in enumerate(P)]
     with mpmath.workprec(bits + 10):
         unit = mpmath.mpf(2) ** (-(2 * bits + e))
         mus = [mpmath.mpf(v) * unit for v in sums]
@@ -598,7 +459,7 @@ class SphereSpectrum(Tabular):
 
     def numeric(self) -> list:
         """The eigenvalues as mpf at the current ``mpmath.mp.dps``."""
-        return [_to_mpf(m, "mu_k") for m in self.eigenvalues]
+        return [finite_mpf(m, "mu_k") for m in self.eigenvalues]
 
     def trace(self):
         r""":math:`\sum_{k \le k_{max}} \mu_k N(n, k)`, equal to :math:`f(1)` up to the tail (M10)."""
@@ -616,12 +477,12 @@ class SphereSpectrum(Tabular):
             t = np.asarray(t, dtype=np.float64)
             P = gegenbauer_normalized_all(self.kmax, self.n, t)
             return sum(float(m) * N * p for m, N, p in zip(self.eigenvalues, self.multiplicities, P))
-        if self.exact and _is_exact_scalar(t):
+        if self.exact and is_exact_argument(t):
             P = gegenbauer_normalized_all(self.kmax, self.n, t)
             return sympy.Add(*[m * N * p for m, N, p in zip(self.eigenvalues, self.multiplicities, P)])
-        t = _to_mpf(t, "t")
+        t = finite_mpf(t, "t")
         P = gegenbauer_normalized_all(self.kmax, self.n, t)
-        return mpmath.fsum(_to_mpf(m, "mu_k") * N * p for m, N, p in zip(self.eigenvalues, self.multiplicities, P))
+        return mpmath.fsum(finite_mpf(m, "mu_k") * N * p for m, N, p in zip(self.eigenvalues, self.multiplicities, P))
 
 
 _METHODS = ("auto", "exact", "quadrature")
@@ -655,12 +516,12 @@ def sphere_eigenvalues(f: Any, n: int, kmax: int, *, method: str = "auto", nodes
     ...     print(Q.method, mpmath.nstr(Q.eigenvalues[1] - mpmath.mpf(1) / 5, 3), max(Q.error_estimate) < 1e-20)
     quadrature 0.0 True
     """
-    n = _check_dimension(n)
-    kmax = _check_int(kmax, "kmax", 0)
+    n = check_sphere_dimension(n)
+    kmax = check_int(kmax, "kmax", 0)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if nodes is not None:
-        nodes = _check_int(nodes, "nodes", 2)
+        nodes = check_int(nodes, "nodes", 2)
     kern = _coerce_kernel(f)
     mults = [sphere_multiplicity(n, k) for k in range(kmax + 1)]
     coeffs = None

@@ -15,14 +15,17 @@ from typing import Sequence
 import mpmath
 import sympy
 
+from ..checks.verify import verify
+from ..core.defaults import MAX_POWER, MONTE_CARLO_SAMPLES
+from ..core.tables import format_number, to_frame, to_latex, to_records
+from ..core.validate import KINDS
 from ..core.version import __version__
 from ..duals.activations import ACTIVATION_NAMES, activation
 from ..duals.criticality import criticality
-from ..checks.verify import verify
-from ..core.tables import format_number, to_frame, to_latex, to_records
 from ..harmonic.decay import decay
 from ..harmonic.domains import ProductHypercube, ProductSphere
 from ..harmonic.sphere import sphere_eigenvalues
+from ..kernel.layers import LAYERS, layer_table
 from ..kernel.mlp import mlp
 from ..learn import targets
 from ..learn.curves import learning_curve
@@ -150,6 +153,12 @@ def cmd_dual(args) -> int:
     return 0
 
 
+def cmd_layers(args) -> int:
+    rows = layer_table()
+    emit(args, "layers", rows, parameters={}, note=f"{len(rows)} layers in the registry (the names the --arch grammar accepts)")
+    return 0
+
+
 def cmd_critical(args) -> int:
     crit = criticality(activation(args.activation, **_parse_params(args.param)))
     emit(args, "critical", crit.rows(), parameters={"activation": crit.activation}, note=crit.note)
@@ -170,7 +179,7 @@ def cmd_spectrum(args) -> int:
     rows = table.rows()
     for row in rows:
         row.pop("exact", None)
-    note = f"{spec!r}; trace K(1) = {format_number(spec.total())}"
+    note = f"{spec!r}; trace K(1) = {format_number(spec.trace())}"
     emit(
         args, "spectrum", rows,
         parameters={"arch": args.arch, "domain": args.domain, "d": args.d, "n0": args.n0, "kind": args.kind,
@@ -285,7 +294,7 @@ def cmd_demo(args) -> int:
                 [c.frequency, c.space, format_number(c.max_eigenvalue, digits=4), format_number(c.min_eigenvalue, digits=4),
                  c.multiplicity, format_number(c.max_error_bound, digits=2)]
             )
-        print(f"{name}: {text}   [{spec.method}, trace {format_number(spec.total(), digits=6)}]")
+        print(f"{name}: {text}   [{spec.method}, trace {format_number(spec.trace(), digits=6)}]")
         print(_table(["freq", "space", "max eigenvalue", "min eigenvalue", "multiplicity", "proven bound"], rows))
         print()
     print("The MLP's space is the number of patches a harmonic touches (one edge each, to the first Dense);")
@@ -300,8 +309,31 @@ def _add_output(p) -> None:
 
 
 def _add_arch(p) -> None:
-    p.add_argument("--arch", required=True, help='architecture, e.g. "Conv(4, stride=4) Relu Flatten Dense"')
-    p.add_argument("--kind", choices=["nngp", "ntk"], default="ntk")
+    p.add_argument(
+        "--arch", required=True,
+        help='architecture, e.g. "Conv(4, stride=4) Relu Flatten Dense"; layers: ' + ", ".join(LAYERS),
+    )
+    _add_kind(p)
+
+
+def _add_kind(p) -> None:
+    p.add_argument("--kind", choices=KINDS, default=None, help="nngp or ntk (required; omitting it is deprecated and means ntk)")
+
+
+def _resolve_kind(args) -> bool:
+    """The CLI side of the defaults policy: ``--kind`` must be given; for one release it falls back to ntk.
+
+    Returns True when it fell back; the warning is printed after a successful run,
+    so that bad input still answers with exactly one error line.
+    """
+    if getattr(args, "kind", "") is None:
+        args.kind = "ntk"
+        return True
+    return False
+
+
+_KIND_WARNING = ("eigencalc: warning: pass --kind nngp or --kind ntk; omitting it is deprecated "
+                 "(it means --kind ntk here) and --kind will be required in the next release")
 
 
 def _add_domain(p) -> None:
@@ -324,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(p)
     p.set_defaults(run=cmd_dual)
 
+    p = sub.add_parser("layers", help="the layers the --arch grammar accepts (the layer registry)")
+    _add_output(p)
+    p.set_defaults(run=cmd_layers)
+
     p = sub.add_parser("critical", help="critical initialization and universality class")
     p.add_argument("activation")
     p.add_argument("param", nargs="*")
@@ -334,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_arch(p)
     _add_domain(p)
     p.add_argument("--max-frequency", type=int, default=3)
-    p.add_argument("--max-power", type=int, default=24, help="truncation P of the tree recursion")
+    p.add_argument("--max-power", type=int, default=MAX_POWER, help=f"truncation P of the tree recursion (default {MAX_POWER})")
     p.add_argument("--classes", action="store_true", help="group by (frequency, space)")
     _add_output(p)
     p.set_defaults(run=cmd_spectrum)
@@ -349,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--depth", type=int, default=2, help="hidden layers")
         p.add_argument("--W-std", dest="W_std", default="1", help="weight std (rational; relu at criticality: see `critical`)")
         p.add_argument("--b-std", dest="b_std", default="0")
-        p.add_argument("--kind", choices=["nngp", "ntk"], default="ntk")
+        _add_kind(p)
         p.add_argument("--n", type=int, default=3, help="ambient dimension: the sphere S^(n-1)")
         if name == "sphere":
             p.add_argument("--kmax", type=int, default=10)
@@ -371,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_arch(p)
     _add_domain(p)
     p.add_argument("--max-frequency", type=int, default=2)
-    p.add_argument("--samples", type=int, default=100_000, help="Monte-Carlo pairs")
+    p.add_argument("--samples", type=int, default=MONTE_CARLO_SAMPLES, help=f"Monte-Carlo pairs (default {MONTE_CARLO_SAMPLES})")
     p.add_argument("--seed", type=int, default=0)
     _add_output(p)
     p.set_defaults(run=cmd_verify)
@@ -387,12 +423,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    fell_back = _resolve_kind(args)
     try:
         with mpmath.workdps(args.dps):
-            return args.run(args)
+            status = args.run(args)
     except (ValueError, TypeError) as err:
         print(f"eigencalc: error: {err}", file=sys.stderr)
         return 2
+    if fell_back:
+        print(_KIND_WARNING, file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,34 +1,31 @@
-r"""Compiling a network for ``d`` input patches: validation, the step program, the DAG.
+r"""Compiling a network for ``d`` input patches: validation and the step program (section 1).
 
-Private module behind :mod:`eigencalc.architectures` (``../shared/MATH.md``
-section 1 and M18).  :func:`compile_network` walks the layer tree once with
-abstract *streams* (stax's lists of inputs after ``FanOut``), checks every
-rule, and emits a flat :class:`Program` of register assignments.  Two
-interpreters read a program:
+:func:`compile_network` walks the layer tree once with abstract *streams*
+(stax's lists of inputs after ``FanOut``).  Each layer applies its own
+compile rule (``layer.compile(compiler, streams, path)``, defined next to the
+layer in :mod:`.layers`); the rules check the architecture and emit steps
+through the small vocabulary of :class:`Compiler`.  The result is one flat
+:class:`Program` of register assignments, with ops from :class:`~.ops.Op`,
+which every back end reads:
 
-* :func:`eigencalc.architectures.evaluate_program` on raw inputs (arrays), and
-* :func:`build_dag` on node ids, giving the :class:`Dag`: one node per layer
-  output position, children with averaging weights and receptive fields.
-
-Without pooling the kernel of a node depends only on the per-patch
-correlations :math:`t_i`, and :func:`kernel_of_correlations` evaluates the DAG
-node by node (an independent path from the raw-input evaluator).
+* :func:`eigencalc.kernel.reference.run_program`, the numpy reference interpreter;
+* the numba interpreter, through the op table of :mod:`.table`;
+* :func:`eigencalc.kernel.dag.build_dag`, on node ids (one node per position).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
-import sympy
 
 from ..core.validate import check_int
-from .reference import conv_indices
-from .spec import LayerSpec as Layer
+from .ops import Op
+from .spec import LayerSpec
 
-__all__ = ["Program", "Step", "compile_network"]
+__all__ = ["Program", "Step", "Register", "Stream", "Compiler", "compile_network", "conv_indices"]
 
 
 # --------------------------------------------------------------------------
@@ -40,16 +37,17 @@ __all__ = ["Program", "Step", "compile_network"]
 class Step:
     r"""One register assignment ``dst <- layer(src...)``.
 
-    ``op`` is one of ``affine`` (Dense/Conv), ``activation``, ``flatten``,
-    ``pool`` (GlobalAvgPool) and ``sum`` (FanInSum); ``index`` is the
-    ``(width_out, q)`` window array of an affine step (:func:`conv_indices`).
+    ``op`` is an :class:`~.ops.Op`: ``affine`` (Dense/Conv), ``activation``,
+    ``flatten``, ``pool`` (GlobalAvgPool), ``avgpool`` or ``sum`` (FanInSum);
+    ``index`` is the ``(width_out, q)`` window array of an affine or avgpool
+    step (:func:`conv_indices`).
 
     .. math:: r_{dst} \leftarrow \mathcal K_{layer}(r_{src_1}, \dots)
     """
 
-    layer: Layer
+    layer: Any
     path: str
-    op: str
+    op: Op
     src: tuple
     dst: int
     width_in: int
@@ -57,12 +55,13 @@ class Step:
     index: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Program:
     r"""A compiled network: steps in order, register 0 is the input, ``output`` the result.
 
-    ``full`` is True when some ``GlobalAvgPool`` pools over more than one
-    position (then position-pair covariances are needed, M4).
+    ``full`` is True when some step averages over several positions (a
+    ``GlobalAvgPool`` or an ``AvgPool`` window > 1): then position-pair
+    covariances are needed (M4).  Register ``k + 1`` is written by step ``k``.
 
     .. math:: r_{out} = \mathcal K_S \circ \dots \circ \mathcal K_1 (r_0), \qquad r_0 = (\Sigma^0, \Theta^0 = 0)
     """
@@ -72,34 +71,100 @@ class Program:
     output: int
     full: bool
 
+    @property
+    def widths(self) -> tuple:
+        """Positions held by each register (register 0 is the input)."""
+        return (self.d,) + tuple(step.width_out for step in self.steps)
+
+    @cached_property
+    def variance_slots(self) -> tuple:
+        r"""``(step index, slot, width)`` of every activation: where its input variances :math:`\Sigma_{ii}(x,x)` sit.
+
+        Per input, the variances of all activation inputs form one row of
+        ``sum(width)`` numbers; an activation reads ``row[slot : slot + width]``.
+        """
+        out, slot = [], 0
+        for s, step in enumerate(self.steps):
+            if step.op == Op.ACTIVATION:
+                out.append((s, slot, step.width_in))
+                slot += step.width_in
+        return tuple(out)
+
+    @property
+    def n_variances(self) -> int:
+        """Length of a per-input variance row (at least 1, so that arrays are never empty)."""
+        return max(1, sum(width for _, _, width in self.variance_slots))
+
+    def activations(self) -> tuple:
+        """The distinct :class:`~eigencalc.duals.activations.Activation` objects of the program, in order."""
+        return tuple(dict.fromkeys(self.steps[s].layer.activation for s, _, _ in self.variance_slots))
+
+
+def conv_indices(width: int, filter_size: int, stride: int, padding: str) -> np.ndarray:
+    r"""Input positions read by each output position: array ``(P_out, q)`` (M1).
+
+    VALID: :math:`P_{out} = \lfloor (P - q)/s \rfloor + 1`, index :math:`o s + a`.
+    CIRCULAR (stax): :math:`P_{out} = \lceil P/s \rceil`, total padding
+    :math:`T = \max((P_{out}-1)s + q - P, 0)`, index :math:`(o s + a - \lfloor T/2\rfloor) \bmod P`.
+
+    >>> conv_indices(4, 3, 1, "CIRCULAR").tolist()
+    [[3, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 0]]
+    """
+    if padding == "VALID":
+        n_out = (width - filter_size) // stride + 1
+        left = 0
+    else:
+        n_out = -(-width // stride)
+        left = max((n_out - 1) * stride + filter_size - width, 0) // 2
+    idx = np.arange(n_out)[:, None] * stride + np.arange(filter_size)[None, :] - left
+    return idx % width
+
+
+# --------------------------------------------------------------------------
+# The compiler: abstract registers and streams
+# --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
-class _Reg:
+class Register:
+    """What the compiler knows of a register: its positions and whether it is a Gaussian layer output."""
+
     width: int
     flat: bool  # after Flatten / GlobalAvgPool
     gaussian: bool  # mean-zero Gaussian (after an affine layer), as stax's is_gaussian
-    last: str  # op that produced it
+    last: Op | str  # op that produced it ("input" for register 0)
     origin: str  # description for messages
 
 
 @dataclass(frozen=True)
-class _Stream:
+class Stream:
+    """One of stax's streams: a register, and whether a Dense/Conv ran on it since the last FanOut."""
+
     reg: int
     fresh: bool  # a Dense/Conv was applied since the last FanOut (independence)
 
 
-class _Compiler:
+class Compiler:
+    """The state of one compilation; layers' compile rules call :meth:`walk`, :meth:`single` and :meth:`emit`."""
+
     def __init__(self, d: int):
         self.d = d
-        self.regs = [_Reg(d, False, False, "input", "the input")]
-        self.steps = []
+        self.regs = [Register(d, False, False, Op.INPUT, "the input")]
+        self.steps: list = []
         self.full = False
 
-    def new(self, reg: _Reg) -> int:
-        self.regs.append(reg)
-        return len(self.regs) - 1
+    def register(self, stream: Stream) -> Register:
+        """The register a stream points to."""
+        return self.regs[stream.reg]
 
-    def single(self, layer, streams, path) -> _Stream:
+    def walk(self, layer, streams: list, path: str) -> list:
+        """Apply ``layer``'s compile rule to ``streams``; returns the streams after it."""
+        if not isinstance(layer, LayerSpec):  # pragma: no cover - combinators check their arguments
+            raise TypeError(f"{layer!r} at {path}: not a layer")
+        return layer.compile(self, streams, path)
+
+    def single(self, layer, streams: list, path: str) -> Stream:
+        """The one stream a single-input layer reads, or a clear error after an unmerged FanOut."""
         if len(streams) != 1:
             raise ValueError(
                 f"{layer!r} at {path} receives {len(streams)} streams (after a FanOut); "
@@ -107,112 +172,17 @@ class _Compiler:
             )
         return streams[0]
 
-    def walk(self, layer: Layer, streams: list, path: str) -> list:
-        op = layer.op
-        if op == "serial":
-            for i, sub in enumerate(layer.layers):
-                streams = self.walk(sub, streams, f"{path}[{i}]")
-            return streams
-        if op == "parallel":
-            if len(streams) != len(layer.layers):
-                raise ValueError(
-                    f"parallel with {len(layer.layers)} branches at {path} receives {len(streams)} "
-                    f"stream(s); put FanOut({len(layer.layers)}) before it"
-                )
-            out = []
-            for i, (sub, stream) in enumerate(zip(layer.layers, streams)):
-                res = self.walk(sub, [stream], f"{path}[{i}]")
-                if len(res) != 1:
-                    raise ValueError(
-                        f"branch {i} of parallel at {path} ends with {len(res)} streams; "
-                        "each branch must map one stream to one stream"
-                    )
-                out.extend(res)
-            return out
-        if op == "identity":
-            return streams
-        if op == "fanout":
-            s = self.single(layer, streams, path)
-            return [_Stream(s.reg, False) for _ in range(layer.n)]
-        if op == "faninsum":
-            return [self.fan_in_sum(layer, streams, path)]
-        s = self.single(layer, streams, path)
-        reg = self.regs[s.reg]
-        if op == "affine":
-            return [self.affine(layer, s, reg, path)]
-        if op == "activation":
-            if not reg.gaussian:
-                raise ValueError(
-                    f"{layer!r} at {path}: its input ({reg.origin}) is not a Gaussian layer output; "
-                    "put a Dense or Conv before every activation (as stax requires)"
-                )
-            dst = self.new(_Reg(reg.width, reg.flat, False, "activation", f"{layer!r} at {path}"))
-            self.steps.append(Step(layer, path, "activation", (s.reg,), dst, reg.width, reg.width))
-            return [_Stream(dst, s.fresh)]
-        if op == "avgpool":
-            if reg.flat:
-                raise ValueError(f"{layer!r} at {path}: its input ({reg.origin}) has no positions left")
-            if layer.window > reg.width:
-                raise ValueError(
-                    f"{layer!r} at {path}: window {layer.window} is larger than the current width {reg.width}"
-                )
-            index = conv_indices(reg.width, layer.window, layer.stride, layer.padding)
-            if layer.window > 1:
-                self.full = True
-            dst = self.new(_Reg(index.shape[0], False, reg.gaussian, "avgpool", f"{layer!r} at {path}"))
-            self.steps.append(Step(layer, path, "avgpool", (s.reg,), dst, reg.width, index.shape[0], index))
-            return [_Stream(dst, s.fresh)]
-        if op in ("flatten", "pool"):
-            gaussian = reg.gaussian and op == "pool"
-            if op == "pool" and reg.width > 1:
-                self.full = True
-            dst = self.new(_Reg(1, True, gaussian, op, f"{layer!r} at {path}"))
-            self.steps.append(Step(layer, path, op, (s.reg,), dst, reg.width, 1))
-            return [_Stream(dst, s.fresh)]
-        raise TypeError(f"{layer!r} at {path}: unknown layer type {type(layer).__name__}")  # pragma: no cover
+    def emit(self, layer, path: str, op: Op, src: tuple, out: Register, index=None, fresh: bool = True) -> Stream:
+        """Append the step ``new register <- layer(src)`` and return a stream on the new register."""
+        width_in = self.regs[src[0]].width
+        self.regs.append(out)
+        dst = len(self.regs) - 1
+        self.steps.append(Step(layer, path, op, tuple(src), dst, width_in, out.width, index))
+        return Stream(dst, fresh)
 
-    def affine(self, layer, s: _Stream, reg: _Reg, path: str) -> _Stream:
-        name = f"{layer!r} at {path}"
-        if layer.spatial:
-            if reg.flat:
-                raise ValueError(f"{name}: its input ({reg.origin}) has no positions left; Conv needs spatial input")
-            if layer.filter_size > reg.width:
-                raise ValueError(
-                    f"{name}: filter_size {layer.filter_size} is larger than the current width "
-                    f"{reg.width} (positions after {reg.origin})"
-                )
-        index = conv_indices(reg.width, layer.filter_size, layer.stride, layer.padding)
-        dst = self.new(_Reg(index.shape[0], reg.flat, True, "affine", name))
-        self.steps.append(Step(layer, path, "affine", (s.reg,), dst, reg.width, index.shape[0], index))
-        return _Stream(dst, True)
-
-    def fan_in_sum(self, layer, streams, path) -> _Stream:
-        name = f"{layer!r} at {path}"
-        if not streams:  # pragma: no cover - streams are never empty
-            raise ValueError(f"{name}: nothing to sum")
-        regs = [self.regs[s.reg] for s in streams]
-        if len(streams) == 1:
-            return streams[0]
-        shapes = {(r.width, r.flat) for r in regs}
-        if len(shapes) > 1:
-            desc = ", ".join(f"branch {i}: {r.width} position(s){' (flat)' if r.flat else ''}" for i, r in enumerate(regs))
-            raise ValueError(f"{name}: branch shapes differ ({desc})")
-        if not all(r.gaussian for r in regs):
-            bad = [i for i, r in enumerate(regs) if not r.gaussian]
-            raise ValueError(
-                f"{name}: branch(es) {bad} do not end with a Gaussian layer output; stax's FanInSum "
-                "only sums mean-zero Gaussian streams (end each branch with Dense/Conv or Identity of one)"
-            )
-        stale = [i for i, s in enumerate(streams) if not s.fresh]
-        if len(stale) > 1:
-            raise ValueError(
-                f"{name}: branches {stale} apply no Dense/Conv after the FanOut, so they are not "
-                "independent and the sum of their kernels would be wrong"
-            )
-        width = regs[0].width
-        dst = self.new(_Reg(width, regs[0].flat, True, "sum", name))
-        self.steps.append(Step(layer, path, "sum", tuple(s.reg for s in streams), dst, width, width))
-        return _Stream(dst, all(s.fresh for s in streams))
+    def needs_position_pairs(self) -> None:
+        """Record that some step averages over several positions (cross-position covariances, M4)."""
+        self.full = True
 
 
 def _check_d(d: Any) -> int:
@@ -220,9 +190,9 @@ def _check_d(d: Any) -> int:
 
 
 @lru_cache(maxsize=128)
-def _compile_cached(net: Layer, d: int) -> Program:
-    comp = _Compiler(d)
-    streams = comp.walk(net, [_Stream(0, True)], "net")
+def _compile_cached(net, d: int) -> Program:
+    comp = Compiler(d)
+    streams = comp.walk(net, [Stream(0, True)], "net")
     if len(streams) != 1:
         raise ValueError(f"the network ends with {len(streams)} unmerged streams; add FanInSum()")
     reg = comp.regs[streams[0].reg]
@@ -231,7 +201,7 @@ def _compile_cached(net: Layer, d: int) -> Program:
             f"missing readout: the network output still has {reg.width} positions "
             f"(after {reg.origin}); end with Flatten() or GlobalAvgPool() followed by Dense()"
         )
-    if not reg.gaussian or reg.last not in ("affine", "sum"):
+    if not reg.gaussian or reg.last not in (Op.AFFINE, Op.SUM):
         raise ValueError(
             f"missing readout: the network ends with {reg.origin}; end with a Dense() readout "
             "(after Flatten() or GlobalAvgPool() when d > 1)"
@@ -239,7 +209,7 @@ def _compile_cached(net: Layer, d: int) -> Program:
     return Program(d, tuple(comp.steps), streams[0].reg, comp.full)
 
 
-def compile_network(net: Layer, d: int) -> Program:
+def compile_network(net, d: int) -> Program:
     r"""Validate ``net`` for ``d`` input patches and compile it to a :class:`Program`.
 
     Errors name the layer (its repr and its path, e.g. ``net[2][1][0]``) and
@@ -256,7 +226,6 @@ def compile_network(net: Layer, d: int) -> Program:
     ...
     ValueError: missing readout: the network ends with Relu() at net[1]; end with a Dense() readout (after Flatten() or GlobalAvgPool() when d > 1)
     """
-    if not isinstance(net, Layer):
+    if not isinstance(net, LayerSpec):
         raise TypeError(f"expected a layer or network, got {type(net).__name__}")
     return _compile_cached(net, _check_d(d))
-

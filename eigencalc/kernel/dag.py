@@ -14,6 +14,7 @@ from typing import Any
 import sympy
 
 from .compiler import _check_d, compile_network
+from .ops import Op
 from .spec import LayerSpec as Layer
 
 __all__ = ["Node", "DagLayer", "Dag", "build_dag"]
@@ -44,7 +45,7 @@ class Node:
     id: int
     layer: int  # index into Dag.layers; -1 for the input patches
     position: int
-    op: str
+    op: Op
     children: tuple
     weights: tuple
     exact_weights: tuple
@@ -56,7 +57,7 @@ class Node:
     @property
     def trainable(self) -> bool:
         """True for Dense/Conv nodes (their :math:`\\Sigma` enters :math:`\\Theta`, M2)."""
-        return self.op == "affine"
+        return self.op == Op.AFFINE
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class DagLayer:
     index: int
     path: str
     layer: Layer
-    op: str
+    op: Op
     nodes: tuple
 
 
@@ -158,7 +159,7 @@ class Dag:
         out, stack = {}, [root]
         while stack:
             u = stack.pop()
-            if u in out or self.nodes[u].op == "input":
+            if u in out or self.nodes[u].op == Op.INPUT:
                 continue
             kids = tuple(sorted({down(c) for c in self.nodes[u].children}))
             out[u] = kids
@@ -178,7 +179,7 @@ class Dag:
             for u in L.nodes:
                 n = self.nodes[u]
                 terms = " + ".join(f"#{c}*{_short(w)}" for c, w in zip(n.children, n.exact_weights))
-                if n.op == "activation":
+                if n.op == Op.ACTIVATION:
                     terms = f"{n.activation.name}(#{n.children[0]})"
                 if n.exact_bias != 0:
                     terms += f" + {_short(n.exact_bias)}"
@@ -198,7 +199,7 @@ def _build_dag_cached(net: Layer, d: int) -> Dag:
     program = compile_network(net, d)
     nodes = []
     for i in range(d):
-        nodes.append(Node(i, -1, i, "input", (), (), (), 0.0, sympy.Integer(0), frozenset([i])))
+        nodes.append(Node(i, -1, i, Op.INPUT, (), (), (), 0.0, sympy.Integer(0), frozenset([i])))
     regs = {0: list(range(d))}
     layers = []
     one = sympy.Integer(1)
@@ -224,28 +225,28 @@ def _build_dag_cached(net: Layer, d: int) -> Dag:
             nodes.append(node)
             ids.append(node.id)
 
-        if step.op == "affine":
+        if step.op == Op.AFFINE:
             layer = step.layer
             w = layer.w_var_exact / step.index.shape[1]
             for o, window in enumerate(step.index):
-                add(o, "affine", [src[0][a] for a in window], [w] * len(window), layer.b_var_exact)
-        elif step.op == "activation":
+                add(o, Op.AFFINE, [src[0][a] for a in window], [w] * len(window), layer.b_var_exact)
+        elif step.op == Op.ACTIVATION:
             for o, c in enumerate(src[0]):
-                add(o, "activation", [c], [one], act=step.layer.activation)
-        elif step.op in ("flatten", "pool"):
+                add(o, Op.ACTIVATION, [c], [one], act=step.layer.activation)
+        elif step.op in (Op.FLATTEN, Op.POOL):
             P = step.width_in
-            if step.op == "pool" and P > 1:
-                add(0, "pool", list(src[0]), [sympy.Rational(1, P)] * P)
+            if step.op == Op.POOL and P > 1:
+                add(0, Op.POOL, list(src[0]), [sympy.Rational(1, P)] * P)
             else:
-                add(0, "average", list(src[0]), [sympy.Rational(1, P)] * P)
-        elif step.op == "avgpool":
+                add(0, Op.AVERAGE, list(src[0]), [sympy.Rational(1, P)] * P)
+        elif step.op == Op.AVGPOOL:
             omega = step.index.shape[1]
             for o, window in enumerate(step.index):
                 kids = [src[0][a] for a in window]
-                add(o, "pool" if omega > 1 else "average", kids, [sympy.Rational(1, omega)] * omega)
-        elif step.op == "sum":
+                add(o, Op.POOL if omega > 1 else Op.AVERAGE, kids, [sympy.Rational(1, omega)] * omega)
+        elif step.op == Op.SUM:
             for o in range(step.width_out):
-                add(o, "sum", [s[o] for s in src], [one] * len(src))
+                add(o, Op.SUM, [s[o] for s in src], [one] * len(src))
         regs[step.dst] = ids
         layers.append(DagLayer(li, step.path, step.layer, step.op, tuple(ids)))
     parents = [[] for _ in nodes]
@@ -253,7 +254,7 @@ def _build_dag_cached(net: Layer, d: int) -> Dag:
         for c in n.children:
             parents[c].append(n.id)
     (output,) = regs[program.output]
-    pooled = any(n.op == "pool" for n in nodes)
+    pooled = any(n.op == Op.POOL for n in nodes)
     return Dag(d, tuple(nodes), tuple(layers), output, pooled, tuple(tuple(p) for p in parents))
 
 
@@ -272,3 +273,12 @@ def build_dag(net: Layer, d: int) -> Dag:
         raise TypeError(f"expected a layer or network, got {type(net).__name__}")
     return _build_dag_cached(net, _check_d(d))
 
+
+def _require_pooling_free(dag: Dag, what: str) -> None:
+    """Raise, naming the layer, when the kernel of ``dag`` depends on cross-patch inner products."""
+    if dag.pooled:
+        where = next(L for L in dag.layers if any(dag.nodes[u].op == Op.POOL for u in L.nodes))
+        raise ValueError(
+            f"{what}: {where.layer!r} at {where.path} pools over several positions, so the kernel "
+            "depends on cross-patch inner products <x_i, y_j>, not only on t; use kernel_fn on raw inputs"
+        )

@@ -18,22 +18,23 @@ are kept apart from run times: :func:`compile_seconds`.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from ..core.progress import progress
+from ..core.validate import REQUIRED, required_kind
 from ..core.validate import check_inputs as _check_inputs
 from ..core.validate import check_int as _check_int
-from ..core.validate import check_kind as _check_kind
-from ..duals import activations as A
 from . import numba_kernels as _nk
-from .compiler import Program, Step, compile_network
+from .compiler import Program, Step
+from .ops import Op
+from .reference import check_variances, input_covariance, run_program
 from .spec import LayerSpec as Layer
+from .table import OpTable, op_table, op_table_of
 
 __all__ = [
     "NumbaFallbackWarning",
@@ -50,7 +51,6 @@ __all__ = [
 
 #: Default number of input pairs per jitted call of :func:`gram`.
 DEFAULT_BLOCK = 1 << 16
-_EPS = np.finfo(float).eps
 
 
 class NumbaFallbackWarning(UserWarning):
@@ -89,148 +89,6 @@ def _check_engine(engine: Any) -> str:
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
-class _FlatProgram:
-    """A compiled network as arrays for :func:`eigencalc.kernel.numba_kernels._run_ops` (see its table)."""
-
-    program: Program
-    d: int
-    full: bool
-    ops: np.ndarray  # (S, 8) int64
-    idx: np.ndarray  # window indices of all affine steps, int64
-    srcs: np.ndarray  # source registers of all sum steps, int64
-    fparams: np.ndarray  # w_var, b_var, activation parameters, float64
-    reg_off: np.ndarray  # register offsets in the per-pair scratch, int64
-    reg_width: tuple
-    n_scratch: int
-    out_off: int
-    n_var: int  # variance slots per input (sum of activation input widths), >= 1
-    activations: tuple  # (step index, Activation, variance slot, width)
-    unsupported: tuple  # names of activations without a jitted closed form
-
-    @property
-    def jittable(self) -> bool:
-        return not self.unsupported
-
-    def kernel_args(self):
-        return (self.ops, self.idx, self.srcs, self.fparams, self.reg_off, self.n_scratch)
-
-
-def _poly_table(poly) -> list:
-    r"""``[D, A_0(q) coefficients, ..., A_D(q) coefficients]`` padded to (D+1)^2 (M5, M8)."""
-    import sympy
-
-    q = sympy.Symbol("q")
-    D = poly.degree
-    table = np.zeros((D + 1, D + 1))
-    for k in range(D + 1):
-        coeffs = [float(v) for v in reversed(sympy.Poly(poly._A(k, q), q).all_coeffs())]
-        table[k, : len(coeffs)] = coeffs
-    return [float(D)] + table.ravel().tolist()
-
-
-def _activation_code(act) -> tuple | None:
-    """(code, float parameters) of the jitted closed form of ``act``, or None."""
-    kind = type(act)
-    if kind is A.ABRelu:
-        return _nk.ACT_ABRELU, [float(act.a), float(act.b)]
-    if kind is A.Step:
-        return _nk.ACT_STEP, []
-    if kind is A.Erf:
-        return _nk.ACT_ERF, []
-    if kind is A.Trig:
-        return (_nk.ACT_SIN if act.which == "sin" else _nk.ACT_COS), []
-    if kind is A.Exp:
-        return _nk.ACT_EXP, []
-    if kind is A.Polynomial:
-        return _nk.ACT_POLY, _poly_table(act) + _poly_table(act._derivative_polynomial())
-    return None
-
-
-@lru_cache(maxsize=128)
-def _flat_program(net: Layer, d: int) -> _FlatProgram:
-    return _flatten(compile_network(net, d))
-
-
-def _flatten(program: Program) -> _FlatProgram:
-    """The arrays of :class:`_FlatProgram` for a compiled program."""
-    d = program.d
-    full = program.full
-    widths = [d] + [step.width_out for step in program.steps]
-    for k, step in enumerate(program.steps):  # the compiler allocates one register per step, in order
-        assert step.dst == k + 1
-    reg_off = np.zeros(len(widths), dtype=np.int64)
-    size = 0
-    for r, w in enumerate(widths):
-        reg_off[r] = size
-        size += w * w if full else w
-    ops = np.zeros((len(program.steps), 8), dtype=np.int64)
-    idx: list = []
-    srcs: list = []
-    fp: list = []
-    acts = []
-    unsupported = []
-    n_var = 0
-    for s, step in enumerate(program.steps):
-        row = ops[s]
-        row[1] = step.src[0]
-        row[2] = step.dst
-        row[3] = step.width_in
-        row[4] = step.width_out
-        if step.op == "affine":
-            row[0] = _nk.OP_AFFINE
-            row[5] = len(idx)
-            row[6] = step.index.shape[1]
-            row[7] = len(fp)
-            idx.extend(int(v) for v in np.asarray(step.index).ravel())
-            fp.extend([step.layer.w_var, step.layer.b_var])
-        elif step.op == "activation":
-            act = step.layer.activation
-            coded = _activation_code(act)
-            row[0] = _nk.OP_ACTIVATION
-            row[5] = coded[0] if coded else -1
-            row[6] = len(fp)
-            row[7] = n_var
-            if coded:
-                fp.extend(coded[1])
-            else:
-                unsupported.append(act.name)
-            acts.append((s, act, n_var, step.width_in))
-            n_var += step.width_in
-        elif step.op == "flatten":
-            row[0] = _nk.OP_FLATTEN
-        elif step.op == "pool":
-            row[0] = _nk.OP_POOL
-        elif step.op == "avgpool":
-            row[0] = _nk.OP_AVGPOOL
-            row[5] = len(idx)
-            row[6] = step.index.shape[1]
-            idx.extend(int(v) for v in np.asarray(step.index).ravel())
-        elif step.op == "sum":
-            row[0] = _nk.OP_SUM
-            row[5] = len(srcs)
-            row[6] = len(step.src)
-            srcs.extend(step.src)
-        else:  # pragma: no cover - the compiler emits only the ops above
-            raise AssertionError(step.op)
-    return _FlatProgram(
-        program,
-        d,
-        full,
-        ops,
-        np.array(idx or [0], dtype=np.int64),
-        np.array(srcs or [0], dtype=np.int64),
-        np.array(fp or [0.0], dtype=np.float64),
-        reg_off,
-        tuple(widths),
-        int(size),
-        int(reg_off[program.output]),
-        max(n_var, 1),
-        tuple(acts),
-        tuple(dict.fromkeys(unsupported)),
-    )
-
-
 def unjitted_activations(net: Layer, d: int) -> tuple:
     """Names of the activations of ``net`` (on ``d`` patches) without a jitted closed form.
 
@@ -241,10 +99,10 @@ def unjitted_activations(net: Layer, d: int) -> tuple:
     >>> unjitted_activations(serial(Dense(), Relu(), Dense()), 1), unjitted_activations(serial(Dense(), Tanh(), Dense()), 1)
     ((), ('tanh',))
     """
-    return _flat_program(_check_network(net), _check_int(d, "d (number of input patches)")).unsupported
+    return op_table_of(_check_network(net), _check_int(d, "d (number of input patches)")).unsupported
 
 
-def _select_engine(flat: _FlatProgram, engine: str, what: str) -> str:
+def _select_engine(flat: OpTable, engine: str, what: str) -> str:
     engine = _check_engine(engine)
     if engine == "numpy":
         return "numpy"
@@ -276,20 +134,28 @@ class _UnitDense:
 
 
 @lru_cache(maxsize=1)
-def _tiny_flat() -> _FlatProgram:
+def _tiny_flat() -> OpTable:
     """A one-step program (a unit Dense on one patch): every kernel compiles the same machine code for it."""
     step = Step(_UnitDense(), "warm-up", "affine", (0,), 1, 1, 1, np.zeros((1, 1), dtype=np.int64))
-    return _flatten(Program(1, (step,), 1, False))
+    return op_table(Program(1, (step,), 1, False))
 
 
 def _warm(name: str) -> None:
     """Compile (or load from the on-disk cache) one kernel with a tiny call, timing it once per process."""
     if name in _COMPILE_SECONDS:
         return
+    start = time.perf_counter()
+    with progress(total=1, desc=f"numba: {name} kernel (compiled once, then cached)") as bar:
+        _compile_kernel(name)
+        bar.update()
+    _COMPILE_SECONDS[name] = time.perf_counter() - start
+
+
+def _compile_kernel(name: str) -> None:
+    """One tiny call of kernel ``name`` (serial and parallel variants), which makes numba compile or load it."""
     f = _tiny_flat()
     X = np.ones((1, 1, 1))
     V = np.ones((1, f.n_var))
-    start = time.perf_counter()
     if name == "gram":  # the serial chunk and the parallel driver are separate machine code
         args = (*f.kernel_args(), f.out_off, False, False, X, X, V, V, _nk.MODE_RECT)
         _nk._gram_chunk(*args, 0, 1, np.empty((1, 1)))
@@ -311,7 +177,6 @@ def _warm(name: str) -> None:
         _nk._dual_values_jit(_nk.ACT_ERF, np.zeros(1), one, one, one, np.empty(1), np.empty(1))
     else:  # pragma: no cover - internal names only
         raise KeyError(name)
-    _COMPILE_SECONDS[name] = time.perf_counter() - start
 
 
 _KERNELS = ("self_variances", "gram", "correlations", "walsh_values", "fwht", "dual_values")
@@ -323,7 +188,7 @@ def warmup() -> dict:
     >>> sorted(warmup())
     ['correlations', 'dual_values', 'fwht', 'gram', 'self_variances', 'walsh_values']
     """
-    for name in _KERNELS:
+    for name in progress(_KERNELS, desc="numba warm-up"):
         _warm(name)
     return compile_seconds()
 
@@ -343,21 +208,7 @@ def compile_seconds() -> dict:
 # --------------------------------------------------------------------------
 
 
-def _check_variances(flat: _FlatProgram, V: np.ndarray, name: str) -> None:
-    """Raise as :func:`eigencalc.architectures.evaluate_program` does when an activation sees variance <= 0."""
-    for s, act, slot, width in flat.activations:
-        v = V[:, slot : slot + width]
-        bad = ~(v > 0)
-        if bad.any():
-            n, pos = np.argwhere(bad)[0]
-            step = flat.program.steps[s]
-            raise ValueError(
-                f"{step.layer!r} at {step.path}: input {name}[{n}] has variance {v[n, pos]:g} "
-                f"at position {pos} (an all-zero input patch and no bias?); activations need variances > 0"
-            )
-
-
-def _self_variances_numba(flat: _FlatProgram, X: np.ndarray, name: str) -> np.ndarray:
+def _self_variances_numba(flat: OpTable, X: np.ndarray, name: str) -> np.ndarray:
     _warm("self_variances")
     V = np.zeros((X.shape[0], flat.n_var))
     N = X.shape[0]
@@ -365,7 +216,7 @@ def _self_variances_numba(flat: _FlatProgram, X: np.ndarray, name: str) -> np.nd
         _nk._self_variances_chunk(*flat.kernel_args(), flat.full, X, 0, N, V)
     else:
         _nk._self_variances_jit(*flat.kernel_args(), flat.full, X, _n_chunks(N), V)
-    _check_variances(flat, V, name)
+    check_variances(flat.program, V, name)
     return V
 
 
@@ -403,7 +254,7 @@ def _gram_numba(flat, X, Y, kind, block, mode):
     N, M = X.shape[0], Yv.shape[0]
     total, out = _pair_output(mode, N, M)
     _warm("gram")
-    for p0 in range(0, total, block):
+    for p0 in _blocks(total, block, "gram (numba)"):
         p1 = min(p0 + block, total)
         args = (*flat.kernel_args(), flat.out_off, flat.full, ntk, X, Yv, VX, VY, mode)
         if _serial((p1 - p0) * flat.n_scratch // 16):
@@ -413,16 +264,22 @@ def _gram_numba(flat, X, Y, kind, block, mode):
     return out
 
 
-def _prepare_gram(net, X, Y, kind, block):
+def _blocks(total: int, block: int, desc: str):
+    """Block starts ``0, block, 2 block, ...`` below ``total``, with a progress bar when there are many."""
+    starts = range(0, total, block)
+    return progress(starts, desc=desc, enabled=None if len(starts) > 8 else False)
+
+
+def _prepare_gram(net, X, Y, kind, block, where: str = "gram"):
     """Validate a Gram request; returns (kind, block, X, Y, flat program)."""
     net = _check_network(net)
-    kind = _check_kind(kind)
+    kind = required_kind(kind, where, "nngp")
     block = _check_int(block, "block")
     X, Y = _check_pair_inputs(X, Y)
-    return kind, block, X, Y, _flat_program(net, X.shape[1])
+    return kind, block, X, Y, op_table_of(net, X.shape[1])
 
 
-def gram(net: Layer, X: Any, Y: Any = None, kind: str = "nngp", *, block: int = DEFAULT_BLOCK, engine: str = "auto") -> np.ndarray:
+def gram(net: Layer, X: Any, Y: Any = None, kind: str = REQUIRED, *, block: int = DEFAULT_BLOCK, engine: str = "auto") -> np.ndarray:
     r"""Gram matrix :math:`G_{nm} = K(x_n, y_m)` of raw inputs, jitted and streamed (M1–M4).
 
     .. math::
@@ -455,7 +312,7 @@ def gram(net: Layer, X: Any, Y: Any = None, kind: str = "nngp", *, block: int = 
     return _gram_numba(flat, X, Y, kind, block, _nk.MODE_TRIANGLE if Y is None else _nk.MODE_RECT)
 
 
-def kernel_pairs(net: Layer, X: Any, Y: Any, kind: str = "nngp", *, block: int = DEFAULT_BLOCK, engine: str = "auto") -> np.ndarray:
+def kernel_pairs(net: Layer, X: Any, Y: Any, kind: str = REQUIRED, *, block: int = DEFAULT_BLOCK, engine: str = "auto") -> np.ndarray:
     r"""Kernel of paired inputs :math:`K(x_k, y_k)`, shape ``(N,)`` (the diagonal of a Gram, M1–M4).
 
     .. math:: k_k = K(x_k, y_k), \qquad k = 1, \dots, N
@@ -463,18 +320,18 @@ def kernel_pairs(net: Layer, X: Any, Y: Any, kind: str = "nngp", *, block: int =
     >>> from eigencalc.architectures import serial, Dense, Relu
     >>> X = np.random.default_rng(1).standard_normal((4, 1, 3))
     >>> net = serial(Dense(), Relu(), Dense())
-    >>> bool(np.allclose(kernel_pairs(net, X, X[::-1]), np.diag(net.kernel_fn(X, X[::-1])), rtol=1e-13, atol=0))
+    >>> bool(np.allclose(kernel_pairs(net, X, X[::-1], "nngp"), np.diag(net.kernel_fn(X, X[::-1], "nngp")), rtol=1e-13, atol=0))
     True
     """
     net = _check_network(net)
-    kind = _check_kind(kind)
+    kind = required_kind(kind, "kernel_pairs", "nngp")
     block = _check_int(block, "block")
     X, Y = _check_pair_inputs(X, Y)
     if Y is None:
         raise TypeError("kernel_pairs needs both X and Y")
     if Y.shape[0] != X.shape[0]:
         raise ValueError(f"kernel_pairs pairs X[k] with Y[k]: got {X.shape[0]} and {Y.shape[0]} inputs")
-    flat = _flat_program(net, X.shape[1])
+    flat = op_table_of(net, X.shape[1])
     if _select_engine(flat, engine, "kernel_pairs") == "numpy":
         return _gram_numpy_flat(flat, X, Y, kind, block, _nk.MODE_ZIP)[:, 0]
     return _gram_numba(flat, X, Y, kind, block, _nk.MODE_ZIP)[:, 0]
@@ -485,89 +342,18 @@ def kernel_pairs(net: Layer, X: Any, Y: Any, kind: str = "nngp", *, block: int =
 # --------------------------------------------------------------------------
 
 
-def _run_ops_numpy(flat: _FlatProgram, S0: np.ndarray, kind: str, vx: np.ndarray, vy: np.ndarray, self_mode: bool):
-    r"""The flat program on a block of B pairs at once: registers ``(B, w)`` or ``(B, w, w)`` (M1–M4).
-
-    Activations use :meth:`eigencalc.activations.Activation.kernel` (numpy), an
-    implementation independent of the jitted closed forms.
-    """
-    full = flat.full
-    ntk = kind == "ntk" and not self_mode
-    sig = {0: S0}
-    th = {0: np.zeros_like(S0)} if ntk else None
-    acts = {s: act for s, act, _, _ in flat.activations}
-    for s, step in enumerate(flat.program.steps):
-        op, src, dst, wi, wo = (int(v) for v in flat.ops[s, :5])
-        S = sig[src]
-        if op == _nk.OP_AFFINE:
-            index = np.asarray(step.index)
-            scale = step.layer.w_var / index.shape[1]
-            if full:
-                g = lambda a: a[:, index[:, None, :], index[None, :, :]].sum(axis=-1)  # noqa: E731
-            else:
-                g = lambda a: a[:, index].sum(axis=-1)  # noqa: E731
-            sig[dst] = scale * g(S) + step.layer.b_var
-            if ntk:
-                th[dst] = scale * g(th[src]) + sig[dst]
-        elif op == _nk.OP_ACTIVATION:
-            slot = int(flat.ops[s, 7])
-            if self_mode:
-                vx[:, slot : slot + wi] = np.diagonal(S, axis1=1, axis2=2) if full else S
-            qx, qy = vx[:, slot : slot + wi], vy[:, slot : slot + wi]
-            if full:
-                qx, qy = qx[:, :, None], qy[:, None, :]
-            act = acts[s]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sig[dst] = act.kernel(qx, qy, S)
-                if ntk:
-                    th[dst] = th[src] * act.derivative_kernel(qx, qy, S)
-        elif op == _nk.OP_FLATTEN:
-            mean = (lambda a: np.diagonal(a, axis1=1, axis2=2).mean(axis=-1)) if full else (lambda a: a.mean(axis=-1))
-            sig[dst] = mean(S)[:, None, None] if full else mean(S)[:, None]
-            if ntk:
-                th[dst] = mean(th[src])[:, None, None] if full else mean(th[src])[:, None]
-        elif op == _nk.OP_AVGPOOL:
-            index = np.asarray(step.index)
-            omega = index.shape[1]
-            if full:
-                g = lambda a: a[:, index[:, None, :, None], index[None, :, None, :]].sum(axis=(-2, -1)) / omega**2  # noqa: E731
-            else:
-                g = lambda a: a[:, index[:, 0]]  # noqa: E731
-            sig[dst] = g(S)
-            if ntk:
-                th[dst] = g(th[src])
-        elif op == _nk.OP_POOL:
-            axes = (1, 2) if full else (1,)
-            sig[dst] = S.mean(axis=axes, keepdims=True)
-            if ntk:
-                th[dst] = th[src].mean(axis=axes, keepdims=True)
-        else:  # OP_SUM
-            sig[dst] = sum((sig[r] for r in step.src[1:]), sig[step.src[0]].copy())
-            if ntk:
-                th[dst] = sum((th[r] for r in step.src[1:]), th[step.src[0]].copy())
-    out = th[flat.program.output] if ntk else sig[flat.program.output]
-    return out.reshape(out.shape[0])
-
-
-def _input_covariance_numpy(Xb: np.ndarray, Yb: np.ndarray, full: bool) -> np.ndarray:
-    n0 = Xb.shape[-1]
-    if full:
-        return np.einsum("bic,bjc->bij", Xb, Yb) / n0
-    return np.einsum("bic,bic->bi", Xb, Yb) / n0
-
-
-def _block_size(flat: _FlatProgram, block: int) -> int:
+def _block_size(flat: OpTable, block: int) -> int:
     """Pairs per vectorised numpy block, so that the registers of a block stay below ~2^22 floats."""
     return max(1, min(block, (1 << 22) // max(flat.n_scratch, 1)))
 
 
-def _self_variances_numpy(flat: _FlatProgram, X: np.ndarray, name: str, block: int) -> np.ndarray:
+def _self_variances_numpy(flat: OpTable, X: np.ndarray, name: str, block: int) -> np.ndarray:
     V = np.zeros((X.shape[0], flat.n_var))
     B = _block_size(flat, block)
     for a in range(0, X.shape[0], B):
         Xb = X[a : a + B]
-        _run_ops_numpy(flat, _input_covariance_numpy(Xb, Xb, flat.full), "nngp", V[a : a + B], V[a : a + B], True)
-    _check_variances(flat, V, name)
+        run_program(flat.program, input_covariance(Xb, Xb, flat.full), "nngp", V[a : a + B], V[a : a + B], True, name, a)
+    check_variances(flat.program, V, name)
     return V
 
 
@@ -589,10 +375,10 @@ def _gram_numpy_flat(flat, X, Y, kind, block, mode):
     N, M = X.shape[0], Yv.shape[0]
     total, out = _pair_output(mode, N, M)
     B = _block_size(flat, block)
-    for p0 in range(0, total, B):
+    for p0 in _blocks(total, B, "gram (numpy)"):
         i, j = _pair_indices(mode, p0, min(p0 + B, total), N, M)
-        S0 = _input_covariance_numpy(X[i], Yv[j], flat.full)
-        values = _run_ops_numpy(flat, S0, kind, VX[i], VY[j], False)
+        S0 = input_covariance(X[i], Yv[j], flat.full)
+        values = run_program(flat.program, S0, kind, VX[i], VY[j], False)
         if mode == _nk.MODE_ZIP:
             out[i, 0] = values
         else:
@@ -602,7 +388,7 @@ def _gram_numpy_flat(flat, X, Y, kind, block, mode):
     return out
 
 
-def gram_numpy(net: Layer, X: Any, Y: Any = None, kind: str = "nngp", *, block: int = 4096) -> np.ndarray:
+def gram_numpy(net: Layer, X: Any, Y: Any = None, kind: str = REQUIRED, *, block: int = 4096) -> np.ndarray:
     r"""The numpy twin of :func:`gram`: same flat program, vectorised over blocks of pairs (M1–M4).
 
     .. math:: G_{nm} = K(x_n, y_m), \qquad \Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0
@@ -617,7 +403,7 @@ def gram_numpy(net: Layer, X: Any, Y: Any = None, kind: str = "nngp", *, block: 
     >>> bool(np.allclose(gram_numpy(net, X, kind="ntk"), net.kernel_fn(X, kind="ntk"), rtol=1e-12, atol=0))
     True
     """
-    kind, block, X, Y, flat = _prepare_gram(net, X, Y, kind, block)
+    kind, block, X, Y, flat = _prepare_gram(net, X, Y, kind, block, "gram_numpy")
     return _gram_numpy_flat(flat, X, Y, kind, block, _nk.MODE_TRIANGLE if Y is None else _nk.MODE_RECT)
 
 
@@ -669,37 +455,77 @@ def fwht_numba(a: np.ndarray) -> None:
         _nk._fwht_jit(a)
 
 
-def _correlation_variances(flat: _FlatProgram) -> np.ndarray:
+def _correlation_variances(flat: OpTable) -> np.ndarray:
     """Activation variances of equal-norm inputs, shape (1, n_var): the self run at :math:`t = (1, \\dots, 1)`."""
     return _self_variances_numba(flat, np.ones((1, flat.d, 1)), "t=1")
 
 
-def kernel_of_correlations(net: Layer, t: Any, kind: str = "nngp") -> np.ndarray:
-    r"""Jitted :math:`K(t_1, \dots, t_d)` for equal-norm patches (pooling-free networks; M1–M4).
+#: Pairs (or correlation points) from which ``engine="auto"`` hands over to numba (64 pairs with pooling).
+NUMBA_PAIRS = 4096
 
-    The numba twin of ``net.kernel_of_correlations(t, kind)``: ``t`` has shape
-    ``(..., d)`` with entries in [-1, 1]; result shape ``t.shape[:-1]``.
+
+def kernel_fn(net: Layer, X: Any, Y: Any = None, kind: str = REQUIRED, engine: str = "auto") -> np.ndarray:
+    r"""Gram matrix of raw inputs (M1–M4): :math:`K_{nm} = K(x_n, y_m)`, shape ``(N, M)``.
+
+    .. math:: \Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0
+
+    ``engine``: ``"numpy"`` is the reference interpreter (:func:`gram_numpy`);
+    ``"numba"`` the jitted :func:`gram`; ``"auto"`` hands large problems
+    (>= :data:`NUMBA_PAIRS` pairs, or 64 with pooling) to numba when every
+    activation has a jitted closed form (the same numbers to ~1e-15).
+
+    >>> from eigencalc.architectures import serial, Dense, Relu
+    >>> float(kernel_fn(serial(Dense(), Relu(), Dense()), [[[1.0, 1.0]]], kind="nngp")[0, 0])
+    0.5
+    """
+    kind, block, X, Y, flat = _prepare_gram(net, X, Y, kind, 4096, "kernel_fn")
+    engine = _check_engine(engine)
+    pairs = X.shape[0] * (X.shape[0] if Y is None else Y.shape[0])
+    large = pairs >= NUMBA_PAIRS or (flat.full and pairs >= 64)
+    if engine == "numba" or (engine == "auto" and large and flat.jittable):
+        return gram(net, X, Y, kind, engine="numba")
+    return _gram_numpy_flat(flat, X, Y, kind, block, _nk.MODE_TRIANGLE if Y is None else _nk.MODE_RECT)
+
+
+def _check_correlations(t: Any) -> np.ndarray:
+    t = np.asarray(t, dtype=np.float64)
+    if t.ndim == 0:
+        raise ValueError(f"t must have shape (..., d), got a scalar {float(t)!r}; use t[..., None] for d = 1")
+    if np.isnan(t).any():
+        raise ValueError("t contains NaN")
+    if (np.abs(t) > 1 + 1e-12).any():
+        raise ValueError(f"correlations t must lie in [-1, 1], got {t[np.abs(t) > 1 + 1e-12].flat[0]!r}")
+    return np.clip(t, -1.0, 1.0)
+
+
+def kernel_of_correlations(net: Layer, t: Any, kind: str = REQUIRED, *, engine: str = "auto") -> np.ndarray:
+    r""":math:`K(t_1, \dots, t_d)` for equal-norm patches, :math:`|x_i|^2 = n_0` (pooling-free networks; M1–M4).
+
+    ``t`` has shape ``(..., d)`` with entries in [-1, 1], :math:`t_i = \langle x_i, y_i\rangle/n_0`;
+    the result has shape ``t.shape[:-1]``.  The program runs with
+    :math:`\Sigma^0_{ii} = t_i` and the activation variances of the self run at
+    :math:`t = (1, \dots, 1)`.  ``engine`` as in :func:`kernel_fn` (``"auto"``:
+    numba from :data:`NUMBA_PAIRS` points on).
 
     .. math:: \Sigma^0_{ii} = t_i, \qquad K(t) = \Sigma_{\text{out}}(t)\ \text{or}\ \Theta_{\text{out}}(t)
 
     >>> from eigencalc.architectures import serial, Dense, Relu
-    >>> float(kernel_of_correlations(serial(Dense(), Relu(), Dense()), [1.0]))
-    0.5
+    >>> net = serial(Dense(), Relu(), Dense())
+    >>> float(kernel_of_correlations(net, [1.0], "nngp")), float(kernel_of_correlations(net, [1.0], "nngp", engine="numba"))
+    (0.5, 0.5)
     """
     net = _check_network(net)
-    kind = _check_kind(kind)
-    t = np.asarray(t, dtype=np.float64)
-    if t.ndim == 0:
-        raise ValueError("t must have shape (..., d)")
-    if np.isnan(t).any():
-        raise ValueError("t contains NaN")
-    if (np.abs(t) > 1 + 1e-12).any():
-        raise ValueError("correlations t must lie in [-1, 1]")
-    flat = _flat_program(net, t.shape[-1])
+    kind = required_kind(kind, "kernel_of_correlations", "nngp")
+    engine = _check_engine(engine)
+    t = _check_correlations(t)
+    flat = op_table_of(net, t.shape[-1])
     require_no_pooling(flat, "kernel_of_correlations")
-    if _select_engine(flat, "auto", "kernel_of_correlations") == "numpy":
-        return net.kernel_of_correlations(t, kind)
-    T = np.ascontiguousarray(np.clip(t, -1.0, 1.0).reshape(-1, t.shape[-1]))
+    T = np.ascontiguousarray(t.reshape(-1, t.shape[-1]))
+    large = T.shape[0] >= NUMBA_PAIRS
+    if engine == "numpy" or (engine == "auto" and not large):
+        return _correlations_numpy(flat, T, kind).reshape(t.shape[:-1])
+    if _select_engine(flat, engine, "kernel_of_correlations") == "numpy":
+        return _correlations_numpy(flat, T, kind).reshape(t.shape[:-1])
     out = np.empty(T.shape[0])
     V = _correlation_variances(flat)
     _warm("correlations")
@@ -712,16 +538,30 @@ def kernel_of_correlations(net: Layer, t: Any, kind: str = "nngp") -> np.ndarray
     return out.reshape(t.shape[:-1])
 
 
-def require_no_pooling(flat: _FlatProgram, what: str) -> None:
+def _correlations_numpy(flat: OpTable, T: np.ndarray, kind: str) -> np.ndarray:
+    """The reference interpreter at correlations ``T`` (B, d): one self run at t = 1, then one batched run."""
+    V = np.zeros((1, flat.program.n_variances))
+    run_program(flat.program, np.ones((1, flat.d)), "nngp", V, V, True)
+    check_variances(flat.program, V, "t=1")
+    V = np.broadcast_to(V, (T.shape[0], V.shape[1]))
+    return run_program(flat.program, T, kind, V, V, False)
+
+
+def require_no_pooling(flat: OpTable, what: str) -> None:
+    """Raise, naming the pooling layer, when the kernel is not a function of the patch correlations t."""
     if flat.full:
-        step = next(s for s in flat.program.steps if s.op == "pool" and s.width_in > 1)
+        step = next(
+            s for s in flat.program.steps
+            if (s.op == Op.POOL and s.width_in > 1) or (s.op == Op.AVGPOOL and s.index.shape[1] > 1)
+        )
         raise ValueError(
-            f"{what}: {step.layer!r} at {step.path} pools over several positions, so the kernel is not a "
-            "function of the patch correlations t and Walsh functions are not its eigenfunctions"
+            f"{what}: {step.layer!r} at {step.path} pools over several positions, so the kernel "
+            "depends on cross-patch inner products <x_i, y_j>, not only on t (and Walsh functions are "
+            "not its eigenfunctions); use kernel_fn on raw inputs"
         )
 
 
-def walsh_values(flat: _FlatProgram, net: Layer, n0: int, kind: str, engine: str) -> np.ndarray:
+def walsh_values(flat: OpTable, net: Layer, n0: int, kind: str, engine: str) -> np.ndarray:
     """K at all :math:`2^{d n_0}` sign patterns :math:`z = x \\circ y` (bit i n0 + c set: z_ic = -1)."""
     d = flat.d
     bits = d * n0
@@ -745,5 +585,5 @@ def walsh_values(flat: _FlatProgram, net: Layer, n0: int, kind: str, engine: str
         counts = np.zeros((u.size, d))
         for c in range(n0):
             counts += ((u[:, None] >> (shifts + np.uint64(c))) & np.uint64(1)).astype(float)
-        out[u0 : u0 + u.size] = net.kernel_of_correlations((n0 - 2 * counts) / n0, kind)
+        out[u0 : u0 + u.size] = _correlations_numpy(flat, (n0 - 2 * counts) / n0, kind)
     return out

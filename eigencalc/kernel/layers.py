@@ -9,25 +9,24 @@ section 1, M1-M4).  The kernel maps themselves live in :mod:`.reference`.
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
 from typing import Any, Sequence
 
 import numpy as np
-import sympy
 
 from ..core.numbers import exact_real
-from ..core.validate import check_int
-from ..duals.activations import Activation
+from ..core.validate import REQUIRED, check_int
 from ..duals.activations import activation as _make_activation
+from .compiler import Compiler, Register, Stream, conv_indices
 from .dag import build_dag
-from .evaluate import kernel_fn, kernel_of_correlations
+from .engine import kernel_fn, kernel_of_correlations
+from .ops import Op
 from .series import kernel_series
 from .spec import LayerSpec
 
 __all__ = [
     "LAYERS",
     "register",
+    "layer_table",
     "Layer",
     "Dense",
     "Conv",
@@ -102,9 +101,57 @@ def register(factory=None, *, activation: str | None = None):
     return add if factory is None else add(factory)
 
 
+def layer_table() -> list:
+    """One row per registered layer: its name, call signature and the summary line of its docstring.
+
+    The CLI (``eigencalc layers``), the grammar and the README's layer table read this registry.
+
+    >>> [row["layer"] for row in layer_table()][:3]
+    ['Dense', 'Conv', 'Relu']
+    """
+    import inspect
+
+    rows = []
+    for name, factory in LAYERS.items():
+        summary = (inspect.getdoc(factory) or "").split("\n")[0]
+        params = inspect.signature(factory).parameters.values()
+        args = ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in params)
+        rows.append({"layer": name, "call": f"{name}({args})", "summary": summary})
+    return rows
+
+
 # --------------------------------------------------------------------------
 # Layer specs
 # --------------------------------------------------------------------------
+
+
+def _compile_affine(layer, compiler: Compiler, streams: list, path: str) -> list:
+    """Dense / Conv (M1, M2): one affine step over the filter windows; Conv needs positions left."""
+    stream = compiler.single(layer, streams, path)
+    reg = compiler.register(stream)
+    name = f"{layer!r} at {path}"
+    if layer.spatial:
+        if reg.flat:
+            raise ValueError(f"{name}: its input ({reg.origin}) has no positions left; Conv needs spatial input")
+        if layer.filter_size > reg.width:
+            raise ValueError(
+                f"{name}: filter_size {layer.filter_size} is larger than the current width "
+                f"{reg.width} (positions after {reg.origin})"
+            )
+    index = conv_indices(reg.width, layer.filter_size, layer.stride, layer.padding)
+    out = Register(index.shape[0], reg.flat, True, Op.AFFINE, name)
+    return [compiler.emit(layer, path, Op.AFFINE, (stream.reg,), out, index, fresh=True)]
+
+
+def _compile_single_position_readout(layer, compiler: Compiler, streams: list, path: str, op: Op) -> list:
+    """Flatten / GlobalAvgPool (M4): one step to a single (flat) position."""
+    stream = compiler.single(layer, streams, path)
+    reg = compiler.register(stream)
+    if op == Op.POOL and reg.width > 1:
+        compiler.needs_position_pairs()
+    out = Register(1, True, reg.gaussian and op == Op.POOL, op, f"{layer!r} at {path}")
+    return [compiler.emit(layer, path, op, (stream.reg,), out, fresh=stream.fresh)]
+
 
 
 class Layer(LayerSpec):
@@ -114,6 +161,10 @@ class Layer(LayerSpec):
     network methods compile the layer for ``d`` input patches
     (:func:`eigencalc.architectures.compile_network`), which validates the architecture.
     """
+
+    def compile(self, compiler: Compiler, streams: list, path: str) -> list:
+        """This layer's compile rule: check ``streams`` and emit steps (see :mod:`eigencalc.kernel.compiler`)."""
+        raise TypeError(f"{self!r} at {path}: unknown layer type {type(self).__name__}")  # pragma: no cover
 
     # ----- the network API ----------------------------------------------------
     def dag(self, d: int):
@@ -131,12 +182,13 @@ class Layer(LayerSpec):
         """
         return build_dag(self, d)
 
-    def kernel_fn(self, X, Y=None, kind: str = "nngp", engine: str = "auto") -> np.ndarray:
+    def kernel_fn(self, X, Y=None, kind: str = REQUIRED, engine: str = "auto") -> np.ndarray:
         r"""Gram matrix :math:`K(x_n, y_m)` of raw inputs, shape ``(N, M)`` (M1–M4).
 
         ``X``: ``(N, d, n0)``, ``Y``: ``(M, d, n0)`` or None (then ``Y = X``);
         ``kind`` is ``"nngp"`` or ``"ntk"``.  Inputs of any norm: the per-position
-        variances are tracked (M3).  Pure numpy, float64; see :func:`evaluate_program`.
+        variances are tracked (M3).  Float64; ``engine`` as in
+        :func:`eigencalc.kernel.engine.kernel_fn` (``"numpy"`` is the reference interpreter).
 
         .. math:: \Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0
 
@@ -145,23 +197,23 @@ class Layer(LayerSpec):
         """
         return kernel_fn(self, X, Y, kind, engine)
 
-    def kernel_of_correlations(self, t, kind: str = "nngp") -> np.ndarray:
+    def kernel_of_correlations(self, t, kind: str = REQUIRED, engine: str = "auto") -> np.ndarray:
         r""":math:`K(t_1, \dots, t_d)` for equal-norm patches, :math:`|x_i|^2 = n_0` (M1–M4).
 
         ``t`` has shape ``(..., d)``; the result has shape ``t.shape[:-1]``.
-        Evaluated node by node on the DAG; pooling-free networks only.
+        Pooling-free networks only; see :func:`eigencalc.kernel.engine.kernel_of_correlations`.
 
         .. math:: t_i = \langle x_i, y_i\rangle / n_0 \in [-1, 1]
 
-        >>> float(serial(Dense(), Relu(), Dense()).kernel_of_correlations([1.0]))
+        >>> float(serial(Dense(), Relu(), Dense()).kernel_of_correlations([1.0], "nngp"))
         0.5
         """
-        return kernel_of_correlations(self, t, kind)
+        return kernel_of_correlations(self, t, kind, engine=engine)
 
-    def kernel_series(self, d: int, kind: str = "nngp", max_degree: int = 4, *, exact=None, dps: int = 30, dual_terms: int = 96):
+    def kernel_series(self, d: int, kind: str = REQUIRED, max_degree: int = 4, **options):
         r"""Multivariate power series of :math:`K(t_1..t_d)` to total degree D, with tail bound (M15, M16).
 
-        See :func:`eigencalc.kernel.series.kernel_series` for ``exact``, ``dps``, ``dual_terms``.
+        ``options``: ``exact``, ``dual_terms`` of :func:`eigencalc.kernel.series.kernel_series`.
 
         .. math:: K(t) = \sum_{|\alpha| \le D} c_\alpha t^\alpha + R(t), \quad
                   |R| \le K(1, \dots, 1) - \sum_{|\alpha| \le D} c_\alpha
@@ -169,7 +221,7 @@ class Layer(LayerSpec):
         >>> serial(Dense(), Relu(), Dense()).kernel_series(1, "nngp", 1).coefficients
         {(0,): 1/(2*pi), (1,): 1/4}
         """
-        return kernel_series(self, d, kind, max_degree, exact=exact, dps=dps, dual_terms=dual_terms)
+        return kernel_series(self, d, kind, max_degree, **options)
 
 
 @register
@@ -186,11 +238,11 @@ class Dense(Layer):
     Defaults as ``stax.Dense``: ``W_std = 1``, no bias (``b_std = 0``; ``None``
     is accepted as 0).
 
-    >>> Dense(W_std=2.0).kernel_fn([[[1.0, 0.0]]], [[[1.0, 1.0]]]).item()
+    >>> Dense(W_std=2.0).kernel_fn([[[1.0, 0.0]]], [[[1.0, 1.0]]], kind="nngp").item()
     2.0
     """
 
-    op = "affine"
+    compile = _compile_affine
 
     def __init__(self, W_std: Any = 1.0, b_std: Any = 0.0):
         b_std = 0.0 if b_std is None else b_std
@@ -227,8 +279,8 @@ class Conv(Layer):
     (4, 5)
     """
 
-    op = "affine"
     spatial = True
+    compile = _compile_affine
 
     def __init__(self, filter_size: int, stride: int = 1, padding: str = "VALID", W_std: Any = 1.0, b_std: Any = 0.0):
         owner = f"Conv(filter_size={filter_size!r}, stride={stride!r})"
@@ -269,11 +321,20 @@ class Phi(Layer):
     (Relu(), Phi(activation('leaky_relu', slope=0.2)))
     """
 
-    op = "activation"
-
     def __init__(self, activation: Any, *, label: str | None = None, **params):
         self.activation = _make_activation(activation, **params)
         self.label = label
+
+    def compile(self, compiler: Compiler, streams: list, path: str) -> list:
+        stream = compiler.single(self, streams, path)
+        reg = compiler.register(stream)
+        if not reg.gaussian:
+            raise ValueError(
+                f"{self!r} at {path}: its input ({reg.origin}) is not a Gaussian layer output; "
+                "put a Dense or Conv before every activation (as stax requires)"
+            )
+        out = Register(reg.width, reg.flat, False, Op.ACTIVATION, f"{self!r} at {path}")
+        return [compiler.emit(self, path, Op.ACTIVATION, (stream.reg,), out, fresh=stream.fresh)]
 
     def _key(self):
         return (self.activation,)
@@ -447,7 +508,8 @@ class Flatten(Layer):
     directly (a ``Dense`` must come first).
     """
 
-    op = "flatten"
+    def compile(self, compiler: Compiler, streams: list, path: str) -> list:
+        return _compile_single_position_readout(self, compiler, streams, path, Op.FLATTEN)
 
     def __repr__(self):
         return "Flatten()"
@@ -460,7 +522,8 @@ class GlobalAvgPool(Layer):
     .. math:: \Sigma' = \frac{1}{P^2} \sum_{i,j} \Sigma_{ij}, \qquad \Theta' = \frac{1}{P^2} \sum_{i,j} \Theta_{ij}
     """
 
-    op = "pool"
+    def compile(self, compiler: Compiler, streams: list, path: str) -> list:
+        return _compile_single_position_readout(self, compiler, streams, path, Op.POOL)
 
     def __repr__(self):
         return "GlobalAvgPool()"
@@ -479,8 +542,6 @@ class AvgPool(Layer):
     ``window > 1``.  Defaults: stride 1, VALID.
     """
 
-    op = "avgpool"
-
     def __init__(self, window: int, stride: int = 1, padding: str = "VALID"):
         owner = f"AvgPool({window!r})"
         self.window = _positive_int(window, "window", owner)
@@ -491,6 +552,20 @@ class AvgPool(Layer):
 
     def _key(self):
         return (self.window, self.stride, self.padding)
+
+    def compile(self, compiler: Compiler, streams: list, path: str) -> list:
+        stream = compiler.single(self, streams, path)
+        reg = compiler.register(stream)
+        name = f"{self!r} at {path}"
+        if reg.flat:
+            raise ValueError(f"{name}: its input ({reg.origin}) has no positions left")
+        if self.window > reg.width:
+            raise ValueError(f"{name}: window {self.window} is larger than the current width {reg.width}")
+        index = conv_indices(reg.width, self.window, self.stride, self.padding)
+        if self.window > 1:
+            compiler.needs_position_pairs()
+        out = Register(index.shape[0], False, reg.gaussian, Op.AVGPOOL, name)
+        return [compiler.emit(self, path, Op.AVGPOOL, (stream.reg,), out, index, fresh=stream.fresh)]
 
     def __repr__(self):
         return f"AvgPool({self.window}, stride={self.stride}, padding={self.padding!r})"
@@ -503,7 +578,8 @@ class Identity(Layer):
     .. math:: \Sigma' = \Sigma, \qquad \Theta' = \Theta
     """
 
-    op = "identity"
+    def compile(self, compiler: Compiler, streams: list, path: str) -> list:
+        return streams
 
     def __repr__(self):
         return "Identity()"
@@ -516,10 +592,12 @@ class FanOut(Layer):
     .. math:: (\Sigma, \Theta) \mapsto [(\Sigma, \Theta)] \times n
     """
 
-    op = "fanout"
-
     def __init__(self, n: int):
         self.n = _positive_int(n, "n", f"FanOut({n!r})")
+
+    def compile(self, compiler: Compiler, streams: list, path: str) -> list:
+        stream = compiler.single(self, streams, path)
+        return [Stream(stream.reg, False) for _ in range(self.n)]
 
     def _key(self):
         return (self.n,)
@@ -538,7 +616,30 @@ class FanInSum(Layer):
     ``Conv`` after the fork; the compiler checks this.
     """
 
-    op = "faninsum"
+    def compile(self, compiler: Compiler, streams: list, path: str) -> list:
+        name = f"{self!r} at {path}"
+        if len(streams) == 1:
+            return streams
+        regs = [compiler.register(s) for s in streams]
+        shapes = {(r.width, r.flat) for r in regs}
+        if len(shapes) > 1:
+            desc = ", ".join(f"branch {i}: {r.width} position(s){' (flat)' if r.flat else ''}" for i, r in enumerate(regs))
+            raise ValueError(f"{name}: branch shapes differ ({desc})")
+        if not all(r.gaussian for r in regs):
+            bad = [i for i, r in enumerate(regs) if not r.gaussian]
+            raise ValueError(
+                f"{name}: branch(es) {bad} do not end with a Gaussian layer output; stax's FanInSum "
+                "only sums mean-zero Gaussian streams (end each branch with Dense/Conv or Identity of one)"
+            )
+        stale = [i for i, s in enumerate(streams) if not s.fresh]
+        if len(stale) > 1:
+            raise ValueError(
+                f"{name}: branches {stale} apply no Dense/Conv after the FanOut, so they are not "
+                "independent and the sum of their kernels would be wrong"
+            )
+        out = Register(regs[0].width, regs[0].flat, True, Op.SUM, name)
+        src = tuple(s.reg for s in streams)
+        return [compiler.emit(self, path, Op.SUM, src, out, fresh=all(s.fresh for s in streams))]
 
     def __repr__(self):
         return "FanInSum()"
@@ -559,10 +660,13 @@ class Serial(Layer):
     .. math:: (\Sigma, \Theta) \mapsto \mathcal K_{f_L} \circ \dots \circ \mathcal K_{f_1}(\Sigma, \Theta)
     """
 
-    op = "serial"
-
     def __init__(self, *layers: Layer):
         self.layers = _check_layers(layers, "serial")
+
+    def compile(self, compiler: Compiler, streams: list, path: str) -> list:
+        for i, sub in enumerate(self.layers):
+            streams = compiler.walk(sub, streams, f"{path}[{i}]")
+        return streams
 
     def _key(self):
         return self.layers
@@ -577,10 +681,25 @@ class Parallel(Layer):
     .. math:: [(\Sigma_b, \Theta_b)]_b \mapsto [\mathcal K_{f_b}(\Sigma_b, \Theta_b)]_b
     """
 
-    op = "parallel"
-
     def __init__(self, *layers: Layer):
         self.layers = _check_layers(layers, "parallel")
+
+    def compile(self, compiler: Compiler, streams: list, path: str) -> list:
+        if len(streams) != len(self.layers):
+            raise ValueError(
+                f"parallel with {len(self.layers)} branches at {path} receives {len(streams)} "
+                f"stream(s); put FanOut({len(self.layers)}) before it"
+            )
+        out = []
+        for i, (sub, stream) in enumerate(zip(self.layers, streams)):
+            res = compiler.walk(sub, [stream], f"{path}[{i}]")
+            if len(res) != 1:
+                raise ValueError(
+                    f"branch {i} of parallel at {path} ends with {len(res)} streams; "
+                    "each branch must map one stream to one stream"
+                )
+            out.extend(res)
+        return out
 
     def _key(self):
         return self.layers

@@ -8,6 +8,7 @@ import numpy as np
 import sympy
 
 from ..core.numbers import exact_real
+from ..core.validate import REQUIRED
 from ..duals.activations import Activation, rho
 from .layers import Dense, Layer, Phi, Serial
 from .series import KernelSeries
@@ -127,7 +128,7 @@ class MLP(Serial):
         return None if out is None else out[1]
 
     # ----- power series ---------------------------------------------------------------
-    def series(self, kind: str = "nngp", max_degree: int = 8, **options) -> KernelSeries:
+    def series(self, kind: str = REQUIRED, max_degree: int = 8, **options) -> KernelSeries:
         r"""Power series :math:`\sum_{k \le D} c_k t^k` with the M16 tail bound (``d = 1``; M6, M16).
 
         See :func:`eigencalc.kernel.series.kernel_series` for ``exact``, ``dps``, ``dual_terms``.

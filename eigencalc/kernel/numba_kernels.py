@@ -1,12 +1,13 @@
-r"""Jitted kernels behind :mod:`eigencalc.numerics` (numba, float64, no fastmath).
+r"""Jitted kernels behind :mod:`eigencalc.kernel.engine` (numba, float64, no fastmath).
 
 Private module: only loops live here.  The public wrappers in
-:mod:`eigencalc.numerics` validate and coerce the input, allocate the output and
-call the ``_*_jit(..., out)`` functions below; every one of them has a pure-numpy
-twin there, used in the tests.
+:mod:`eigencalc.kernel.engine` validate and coerce the input, allocate the output and
+call the ``_*_jit(..., out)`` functions below; the numpy twin of the
+interpreter is :func:`eigencalc.kernel.reference.run_program`, used in the tests.
 
-The network is a *flat program* (see ``numerics._FlatProgram``): an ``int64``
-table ``ops`` with one row per step of :class:`eigencalc.architectures.Program`,
+The network is an *op table* (:class:`eigencalc.kernel.table.OpTable`): an ``int64``
+table ``ops`` with one row per step of :class:`eigencalc.kernel.compiler.Program`,
+op codes from :class:`eigencalc.kernel.ops.Op`,
 columns ``(op, src, dst, width_in, width_out, c5, c6, c7)``:
 
 * affine (Dense/Conv, M1/M2): ``c5`` offset of its ``(width_out, q)`` window
@@ -24,7 +25,7 @@ the state of *one* pair of inputs: per register the covariances
 The activation variances :math:`\Sigma_{ii}(x, x)` come from a *self run* per
 input (computed once, :func:`_self_variances_jit`), so the diagonal of a
 symmetric Gram has :math:`\rho = 1` exactly, as in
-:func:`eigencalc.architectures.evaluate_program`.
+:func:`eigencalc.kernel.reference.run_program`.
 
 Dual activations with a closed form (M6–M8, ``activations.py``) have an integer
 code; :func:`_dual_pair` reproduces the numpy closed forms operation by
@@ -37,13 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-# op codes
-OP_AFFINE = 0
-OP_ACTIVATION = 1
-OP_FLATTEN = 2
-OP_POOL = 3
-OP_SUM = 4
-OP_AVGPOOL = 5
+from .ops import OP_ACTIVATION, OP_AFFINE, OP_AVGPOOL, OP_FLATTEN, OP_POOL, OP_SUM  # noqa: F401 (jit constants)
 
 # activation codes (closed-form dual kernels, M6-M8)
 ACT_ABRELU = 1  # params a, b: phi = a min(x,0) + b max(x,0)

@@ -1,256 +1,192 @@
-r"""The reference interpreter: per-layer kernel maps M1-M4 on arrays, and a program run on raw inputs.
+r"""The reference interpreter: a compiled program run on a batch of input pairs in numpy (M1-M4).
 
-Pure numpy, float64.  The kernel maps of ``../shared/MATH.md`` section 1 are
-small pure functions on arrays ``(Sigma_xy, Sigma_xx, Sigma_yy, Theta)``;
-:func:`evaluate_program` runs a compiled :class:`~eigencalc.kernel.compiler.Program`
-step by step.
+One kernel map per op of :class:`~.ops.Op`, each a small pure function of
+register arrays, and :func:`run_program`, which applies them step by step.
+Float64.  This is the numpy back end of :mod:`.engine` (``gram_numpy``,
+``kernel_fn(engine="numpy")``, the numpy ``kernel_of_correlations``); the
+numba back end runs the same program through its op table
+(:mod:`.table`), with jitted closed forms of the activations instead of
+:meth:`~eigencalc.duals.activations.Activation.kernel`.
 
-Array conventions of the kernel maps (``N``, ``M`` inputs, ``P`` positions):
+Registers hold, for a batch of ``B`` pairs :math:`(x, y)`, the covariances
+:math:`\Sigma_{ij}(x, y)` and :math:`\Theta_{ij}(x, y)`:
 
-=============  =========================  ==============================
-mode           ``Sigma_xy``, ``Theta``    ``Sigma_xx`` / ``Sigma_yy``
-=============  =========================  ==============================
-diagonal       ``(N, M, P)``              ``(N, P)`` / ``(M, P)``
-full           ``(N, M, P, P)``           ``(N, P, P)`` / ``(M, P, P)``
-=============  =========================  ==============================
+=============  =======================  ===============================================
+mode           register shape           used when
+=============  =======================  ===============================================
+diagonal       ``(B, P)``               no step averages over several positions (M4)
+full           ``(B, P, P)``            a GlobalAvgPool / AvgPool window > 1 (section 6)
+=============  =======================  ===============================================
 
-The diagonal mode keeps only same-position covariances, which is all a
-pooling-free network needs (M4); the full mode keeps every position pair and
-is used as soon as a ``GlobalAvgPool`` is present.  After ``Flatten`` or
-``GlobalAvgPool`` the spatial axes have length 1.
+The activation variances :math:`\Sigma_{ii}(x, x)` come from a *self run*
+(``self_mode=True``, :math:`x = y`), which writes them into per-input rows
+at the program's :attr:`~.compiler.Program.variance_slots`; so the diagonal
+of a symmetric Gram matrix has :math:`\rho = 1` exactly.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
-from ..duals.activations import Activation
+from .compiler import Program, Step
+from .ops import Op
 
-__all__ = ["conv_indices", "affine_map", "activation_map", "flatten_map", "pool_map", "avgpool_map", "sum_map",
-           "input_covariances", "evaluate_program"]
-
-
-# --------------------------------------------------------------------------
-# Per-layer kernel maps (pure functions on arrays)
-# --------------------------------------------------------------------------
+__all__ = ["input_covariance", "affine_map", "activation_map", "flatten_map", "pool_map", "avgpool_map",
+           "sum_map", "run_program", "check_variances"]
 
 
-def conv_indices(width: int, filter_size: int, stride: int, padding: str) -> np.ndarray:
-    r"""Input positions read by each output position: array ``(P_out, q)`` (M1).
+def input_covariance(X: np.ndarray, Y: np.ndarray, full: bool) -> np.ndarray:
+    r""":math:`\Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0` for paired batches ``X, Y`` of shape ``(B, d, n0)``.
 
-    VALID: :math:`P_{out} = \lfloor (P - q)/s \rfloor + 1`, index :math:`o s + a`.
-    CIRCULAR (stax): :math:`P_{out} = \lceil P/s \rceil`, total padding
-    :math:`T = \max((P_{out}-1)s + q - P, 0)`, index :math:`(o s + a - \lfloor T/2\rfloor) \bmod P`.
-
-    >>> conv_indices(4, 3, 1, "CIRCULAR").tolist()
-    [[3, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 0]]
+    .. math:: \Sigma^0 \in \mathbb R^{B \times d \times d}\ (\text{full}) \ \text{or}\ \mathbb R^{B \times d}\ (\text{diagonal})
     """
-    if padding == "VALID":
-        n_out = (width - filter_size) // stride + 1
-        left = 0
-    else:
-        n_out = -(-width // stride)
-        left = max((n_out - 1) * stride + filter_size - width, 0) // 2
-    idx = np.arange(n_out)[:, None] * stride + np.arange(filter_size)[None, :] - left
-    return idx % width
-
-
-def _gather(a: np.ndarray, index: np.ndarray, full: bool) -> np.ndarray:
-    """Sum over the filter of ``a`` at the windows ``index`` (same offset on both position axes)."""
+    n0 = X.shape[-1]
     if full:
-        return a[..., index[:, None, :], index[None, :, :]].sum(axis=-1)
-    return a[..., index].sum(axis=-1)
+        return np.einsum("bic,bjc->bij", X, Y) / n0
+    return np.einsum("bic,bic->bi", X, Y) / n0
 
 
-def affine_map(sxy, sxx, syy, theta, index, w_var: float, b_var: float, full: bool):
-    r"""Dense / Conv on kernels (M1, M2), NTK parameterization.
+def _window_sum(a: np.ndarray, index: np.ndarray, full: bool) -> np.ndarray:
+    """Sum over the filter of ``a`` at the windows ``index`` (the same offset on both position axes)."""
+    if full:
+        return a[:, index[:, None, :], index[None, :, :]].sum(axis=-1)
+    return a[:, index].sum(axis=-1)
+
+
+def affine_map(S, T, step: Step, full: bool):
+    r"""Dense / Conv (M1, M2), NTK parameterization; ``T`` (the NTK) may be None.
 
     .. math::
 
         \Sigma'_{ij} = \frac{W^2}{q}\sum_{a<q}\Sigma_{is+a, js+a} + b^2,\qquad
         \Theta'_{ij} = \frac{W^2}{q}\sum_{a<q}\Theta_{is+a, js+a} + \Sigma'_{ij}
-
-    ``index`` is :func:`conv_indices`; ``theta`` may be None (NNGP only).
     """
-    scale = w_var / index.shape[1]
-    out_xy = scale * _gather(sxy, index, full) + b_var
-    out_xx = scale * _gather(sxx, index, full) + b_var
-    out_yy = scale * _gather(syy, index, full) + b_var
-    out_theta = None if theta is None else scale * _gather(theta, index, full) + out_xy
-    return out_xy, out_xx, out_yy, out_theta
+    index = np.asarray(step.index)
+    scale = step.layer.w_var / index.shape[1]
+    out = scale * _window_sum(S, index, full) + step.layer.b_var
+    return out, None if T is None else scale * _window_sum(T, index, full) + out
 
 
-def _diagonal(a: np.ndarray) -> np.ndarray:
-    return np.diagonal(a, axis1=-2, axis2=-1)
-
-
-def activation_map(sxy, sxx, syy, theta, act: Activation, full: bool):
-    r"""Elementwise activation on kernels (M3, M8).
+def activation_map(S, T, act, qx, qy, full: bool):
+    r"""Elementwise activation (M3, M8) with input variances ``qx``, ``qy`` of shape ``(B, P)``.
 
     .. math::
 
-        \Sigma'_{ij}(x,y) = E[\phi(u)\phi(v)],\quad
-        \Theta'_{ij} = \Theta_{ij}\, E[\phi'(u)\phi'(v)],\quad
+        \Sigma'_{ij} = E[\phi(u)\phi(v)],\quad \Theta'_{ij} = \Theta_{ij}\, E[\phi'(u)\phi'(v)],\quad
         (u, v) \sim N(0, [[\Sigma_{ii}(x,x), \Sigma_{ij}], [\Sigma_{ij}, \Sigma_{jj}(y,y)]])
-
-    Diagonal mode only needs :math:`i = j`.  Variances must be positive.
     """
     if full:
-        dx, dy = _diagonal(sxx), _diagonal(syy)
-        qx, qy = dx[:, None, :, None], dy[None, :, None, :]
-        out_xx = act.kernel(dx[:, :, None], dx[:, None, :], sxx)
-        out_yy = act.kernel(dy[:, :, None], dy[:, None, :], syy)
-    else:
-        qx, qy = sxx[:, None, :], syy[None, :, :]
-        out_xx = act.kernel(sxx, sxx, sxx)
-        out_yy = act.kernel(syy, syy, syy)
-    out_xy = act.kernel(qx, qy, sxy)
-    out_theta = None if theta is None else theta * act.derivative_kernel(qx, qy, sxy)
-    return out_xy, out_xx, out_yy, out_theta
+        qx, qy = qx[:, :, None], qy[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = act.kernel(qx, qy, S)
+        return out, None if T is None else T * act.derivative_kernel(qx, qy, S)
 
 
-def flatten_map(sxy, sxx, syy, theta, full: bool):
+def _keep_positions(a: np.ndarray, full: bool) -> np.ndarray:
+    """A one-position register in the layout of the mode: ``(B, 1, 1)`` or ``(B, 1)``."""
+    return a[:, None, None] if full else a[:, None]
+
+
+def flatten_map(S, T, full: bool):
     r"""Flatten (before a Dense): mean of the diagonal position covariances (M4).
 
     .. math:: \Sigma' = \frac1P\sum_i \Sigma_{ii},\qquad \Theta' = \frac1P\sum_i\Theta_{ii}
     """
 
-    def mean_diag(a):
-        if a is None:
-            return None
-        if full:
-            return _diagonal(a).mean(axis=-1)[..., None, None]
-        return a.mean(axis=-1, keepdims=True)
+    def mean_diagonal(a):
+        return _keep_positions(np.diagonal(a, axis1=1, axis2=2).mean(axis=-1) if full else a.mean(axis=-1), full)
 
-    return mean_diag(sxy), mean_diag(sxx), mean_diag(syy), mean_diag(theta)
+    return mean_diagonal(S), None if T is None else mean_diagonal(T)
 
 
-def pool_map(sxy, sxx, syy, theta, full: bool):
-    r"""GlobalAvgPool: mean over all position pairs (M4); needs the full mode when P > 1.
+def pool_map(S, T, full: bool):
+    r"""GlobalAvgPool: mean over all position pairs (M4).
 
     .. math:: \Sigma' = \frac{1}{P^2}\sum_{i,j}\Sigma_{ij},\qquad \Theta' = \frac{1}{P^2}\sum_{i,j}\Theta_{ij}
     """
-
-    def mean_all(a):
-        if a is None:
-            return None
-        if full:
-            return a.mean(axis=(-2, -1))[..., None, None]
-        if a.shape[-1] != 1:
-            raise ValueError("GlobalAvgPool over P > 1 positions needs the full (position-pair) mode")
-        return a
-
-    return mean_all(sxy), mean_all(sxx), mean_all(syy), mean_all(theta)
+    axes = (1, 2) if full else (1,)
+    return S.mean(axis=axes, keepdims=True), None if T is None else T.mean(axis=axes, keepdims=True)
 
 
-def avgpool_map(sxy, sxx, syy, theta, index, full: bool):
-    r"""AvgPool on kernels: mean over window pairs (section 6); needs the full mode if window > 1.
+def avgpool_map(S, T, step: Step, full: bool):
+    r"""AvgPool: mean over window pairs (section 6); one-position windows only copy.
 
     .. math:: \Sigma'_{kl} = \frac{1}{\omega^2}\sum_{a<\omega}\sum_{b<\omega} \Sigma_{w_k(a), w_l(b)}
     """
+    index = np.asarray(step.index)
     omega = index.shape[1]
 
     def pool(a):
-        if a is None:
-            return None
         if full:
-            return a[..., index[:, None, :, None], index[None, :, None, :]].sum(axis=(-2, -1)) / omega**2
-        if omega != 1:
-            raise ValueError("AvgPool over more than one position needs the full (position-pair) mode")
-        return a[..., index[:, 0]]
+            return a[:, index[:, None, :, None], index[None, :, None, :]].sum(axis=(-2, -1)) / omega**2
+        return a[:, index[:, 0]]
 
-    return pool(sxy), pool(sxx), pool(syy), pool(theta)
+    return pool(S), None if T is None else pool(T)
 
 
-def sum_map(states: Sequence[tuple]):
+def sum_map(parts: list):
     r"""FanInSum: kernels of independent branches add.
 
     .. math:: \Sigma' = \sum_b \Sigma^{(b)},\qquad \Theta' = \sum_b \Theta^{(b)}
     """
-    out = []
-    for parts in zip(*states):
-        out.append(None if parts[0] is None else sum(parts[1:], parts[0].copy()))
-    return tuple(out)
+    return sum(parts[1:], parts[0].copy())
 
 
-# --------------------------------------------------------------------------
-# The reference evaluator on raw inputs
-# --------------------------------------------------------------------------
+def run_program(
+    program: Program, S0: np.ndarray, kind: str, vx: np.ndarray, vy: np.ndarray, self_mode: bool, name: str = "X", first: int = 0
+):
+    r"""Run ``program`` on a batch of ``B`` pairs; returns the output kernel, shape ``(B,)`` (M1–M4).
 
+    ``S0`` is :func:`input_covariance` of the batch; ``vx``, ``vy`` are the
+    per-input variance rows ``(B, program.n_variances)`` of x and y.  In
+    ``self_mode`` (x = y, NNGP only) the run *writes* the activation input
+    variances into ``vx`` (which may be ``vy``) instead of reading them, and
+    checks them as it goes (an error names input ``name[first + b]``).
 
-def input_covariances(X: np.ndarray, Y: np.ndarray, full: bool):
-    r""":math:`\Sigma^0_{ij}(x, y) = \langle x_i, y_j\rangle / n_0` for ``X (N, d, n0)``, ``Y (M, d, n0)`` (section 1).
-
-    .. math:: \Sigma^0_{xy} = X Y^\top / n_0 \text{ per position pair (full) or per position (diagonal)}
-    """
-    n0 = X.shape[-1]
-    if full:
-        sxy = np.einsum("nic,mjc->nmij", X, Y) / n0
-        sxx = np.einsum("nic,njc->nij", X, X) / n0
-        syy = np.einsum("mic,mjc->mij", Y, Y) / n0
-    else:
-        sxy = np.einsum("nic,mic->nmi", X, Y) / n0
-        sxx = np.einsum("nic,nic->ni", X, X) / n0
-        syy = np.einsum("mic,mic->mi", Y, Y) / n0
-    return sxy, sxx, syy
-
-
-def evaluate_program(program, X: np.ndarray, Y: np.ndarray | None, kind: str) -> np.ndarray:
-    r"""Run a compiled network (:class:`eigencalc.architectures.Program`) on raw inputs; returns ``(N, M)``.
-
-    Registers hold ``(Sigma_xy, Sigma_xx, Sigma_yy, Theta)``; each step applies
-    one kernel map.  With ``Y is None`` the self-covariances are re-read from
-    the diagonal of ``Sigma_xy`` after every step, so that :math:`\rho = 1`
-    exactly on the diagonal.
+    .. math:: r_{dst} \leftarrow \mathcal K_{op}(r_{src}), \qquad r_0 = (\Sigma^0, \Theta^0 = 0)
     """
     full = program.full
-    same = Y is None
-    sxy, sxx, syy = input_covariances(X, X if same else Y, full)
-    n = X.shape[0]
-    diag = np.arange(n)
-
-    def resync(state):
-        if not same:
-            return state
-        xy, _, _, th = state
-        d = xy[diag, diag].copy()
-        return xy, d, d, th
-
-    theta = np.zeros_like(sxy) if kind == "ntk" else None
-    regs = {0: resync((sxy, sxx, syy, theta))}
-    for step in program.steps:
-        src = [regs[r] for r in step.src]
-        if step.op == "affine":
-            out = affine_map(*src[0], step.index, step.layer.w_var, step.layer.b_var, full)
-        elif step.op == "activation":
-            _check_positive_variances(src[0], step, full)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = activation_map(*src[0], step.layer.activation, full)
-        elif step.op == "flatten":
-            out = flatten_map(*src[0], full)
-        elif step.op == "pool":
-            out = pool_map(*src[0], full)
-        elif step.op == "avgpool":
-            out = avgpool_map(*src[0], step.index, full)
-        elif step.op == "sum":
-            out = sum_map(src)
+    ntk = kind == "ntk" and not self_mode
+    sig = {0: S0}
+    th = {0: np.zeros_like(S0)} if ntk else {0: None}
+    slots = {s: (slot, width) for s, slot, width in program.variance_slots}
+    for s, step in enumerate(program.steps):
+        S, T = sig[step.src[0]], th[step.src[0]]
+        if step.op == Op.AFFINE:
+            out = affine_map(S, T, step, full)
+        elif step.op == Op.ACTIVATION:
+            slot, width = slots[s]
+            if self_mode:
+                vx[:, slot : slot + width] = np.diagonal(S, axis1=1, axis2=2) if full else S
+                _check_positive(step, vx[:, slot : slot + width], name, first)
+            qx, qy = vx[:, slot : slot + width], vy[:, slot : slot + width]
+            out = activation_map(S, T, step.layer.activation, qx, qy, full)
+        elif step.op == Op.FLATTEN:
+            out = flatten_map(S, T, full)
+        elif step.op == Op.AVGPOOL:
+            out = avgpool_map(S, T, step, full)
+        elif step.op == Op.POOL:
+            out = pool_map(S, T, full)
+        elif step.op == Op.SUM:
+            out = sum_map([sig[r] for r in step.src]), (sum_map([th[r] for r in step.src]) if ntk else None)
         else:  # pragma: no cover - the compiler emits only the ops above
             raise AssertionError(step.op)
-        regs[step.dst] = resync(out)
-    sxy, _, _, theta = regs[program.output]
-    result = theta if kind == "ntk" else sxy
-    return result.reshape(result.shape[:2])
+        sig[step.dst], th[step.dst] = out
+    result = th[program.output] if ntk else sig[program.output]
+    return result.reshape(result.shape[0])
 
 
-def _check_positive_variances(state, step, full: bool) -> None:
-    _, sxx, syy, _ = state
-    for name, s in (("X", sxx), ("Y", syy)):
-        v = _diagonal(s) if full else s
-        if not (v > 0).all():
-            bad = np.argwhere(~(v > 0))[0]
-            raise ValueError(
-                f"{step.layer!r} at {step.path}: input {name}[{bad[0]}] has variance {v[tuple(bad)]:g} "
-                f"at position {bad[1]} (an all-zero input patch and no bias?); activations need variances > 0"
-            )
+def check_variances(program: Program, V: np.ndarray, name: str) -> None:
+    """Raise, naming the layer, when an activation would see an input variance <= 0 (M3 needs > 0)."""
+    for s, slot, width in program.variance_slots:
+        _check_positive(program.steps[s], V[:, slot : slot + width], name, 0)
+
+
+def _check_positive(step: Step, v: np.ndarray, name: str, first: int) -> None:
+    bad = ~(v > 0)
+    if bad.any():
+        n, pos = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{step.layer!r} at {step.path}: input {name}[{first + n}] has variance {v[n, pos]:g} "
+            f"at position {pos} (an all-zero input patch and no bias?); activations need variances > 0"
+        )

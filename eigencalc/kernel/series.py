@@ -46,92 +46,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from math import comb
 from typing import Any
 
 import mpmath
 import numpy as np
 import sympy
 
-from ..core.validate import check_kind, check_int
-from ..duals.activations import rho
+from ..core.defaults import DUAL_TERMS
+from ..core.deprecation import warn_deprecated
+from ..core.fields import MPMATH, SYMPY, NotInField
+from ..core.numbers import to_float
+from ..core.validate import REQUIRED, check_int, required_kind
+from ..duals.activations import dual_taylor_closed_form, dual_taylor_coefficients, rho
 from . import dag as _dag
-from .evaluate import _require_pooling_free
+from .dag import _require_pooling_free
+from .diagonal import activation_diagonal, linear_diagonal
+from .ops import Op
 from .spec import LayerSpec as Layer
 
 __all__ = ["KernelSeries", "kernel_series"]
 
 
-class _NeedsNumeric(Exception):
+class _NeedsNumeric(NotInField):
     """An exact expansion is impossible for some node (carries the reason)."""
-
-
-# --------------------------------------------------------------------------
-# Coefficient domains
-# --------------------------------------------------------------------------
-
-
-class _ExactDomain:
-    exact = True
-    zero = sympy.Integer(0)
-    one = sympy.Integer(1)
-
-    def num(self, value):
-        if isinstance(value, sympy.Basic):
-            return value
-        if isinstance(value, int):
-            return sympy.Integer(value)
-        raise _NeedsNumeric(f"a non-exact number {value!r} entered the exact expansion")
-
-    @staticmethod
-    def mul(a, b):
-        p = a * b
-        if isinstance(a, sympy.Add) or isinstance(b, sympy.Add):
-            p = sympy.expand(p)
-        return p
-
-    @staticmethod
-    def total(terms):
-        return sympy.Add(*terms) if len(terms) > 1 else terms[0]
-
-    @staticmethod
-    def is_zero(value) -> bool:
-        return value == 0
-
-
-class _MpDomain:
-    exact = False
-    zero = mpmath.mpf(0)
-    one = mpmath.mpf(1)
-
-    def __init__(self, dps: int):
-        self.dps = dps
-
-    def num(self, value):
-        if isinstance(value, mpmath.mpf):
-            return value
-        if isinstance(value, sympy.Basic):
-            value = sympy.N(value, self.dps + 10)
-            if value == sympy.oo:
-                return mpmath.inf
-            return mpmath.mpf(value._mpf_) if hasattr(value, "_mpf_") else mpmath.mpf(float(value))
-        return mpmath.mpf(value)
-
-    @staticmethod
-    def mul(a, b):
-        return a * b
-
-    @staticmethod
-    def total(terms):
-        return mpmath.fsum(terms) if len(terms) > 1 else terms[0]
-
-    @staticmethod
-    def is_zero(value) -> bool:
-        return value == 0
-
-    def sympy_real(self, value):
-        """An mpf as a sympy Float at the working precision (for Activation calls)."""
-        return sympy.Float(value, self.dps + 10)
 
 
 # --------------------------------------------------------------------------
@@ -201,6 +138,10 @@ def _mul(A: list, B: list, D: int, dom) -> list:
 # --------------------------------------------------------------------------
 
 
+def _exact_sum(terms: list):
+    return sympy.expand(sympy.Add(*terms))
+
+
 def _taylor(act, q, r0, J: int, dom, dual_terms: int, where: str, notes: list) -> list:
     r"""g_j = \hat\phi_q^{(j)}(r_0)/j! for j = 0..J, exact or mpmath (see module docstring)."""
     degree = getattr(act, "degree", None)  # polynomial activations: finite dual series
@@ -212,40 +153,32 @@ def _taylor(act, q, r0, J: int, dom, dual_terms: int, where: str, notes: list) -
             return [coeffs[j] for j in range(J + 1)]
         if degree is not None:
             coeffs = act.dual_series(max(J, degree), q).coefficients
-            return [
-                sympy.expand(sympy.Add(*[coeffs[k] * comb(k, j) * r0 ** (k - j) for k in range(j, len(coeffs))]))
-                for j in range(J + 1)
-            ]
+            return dual_taylor_coefficients(coeffs, r0, J, total=_exact_sum)
         raise _NeedsNumeric(
             f"{where}: the input of {act.name} has a nonzero constant term (r0 = {sympy.N(r0, 6)}), "
             "so each coefficient is an infinite sum of Hermite terms"
         )
-    qs = dom.sympy_real(q)
-    with mpmath.workdps(dom.dps + 10):
-        if dom.is_zero(r0):
-            coeffs = act.dual_series(J, qs).coefficients
-            return [dom.num(coeffs[j]) for j in range(J + 1)]
-        if degree is not None:
-            coeffs = [dom.num(c) for c in act.dual_series(max(J, degree), qs).coefficients]
-            return [mpmath.fsum(coeffs[k] * comb(k, j) * r0 ** (k - j) for k in range(j, len(coeffs))) for j in range(J + 1)]
-        expr = act.dual_expr(qs)
-        if expr is not None:
-            r0s = dom.sympy_real(r0)
-            out, current = [], expr
-            for j in range(J + 1):
-                if j:
-                    current = sympy.diff(current, rho)
-                value = current.evalf(dom.dps + 10, subs={rho: r0s})
-                out.append(dom.num(value) / mpmath.factorial(j))
-            return out
-        K = max(dual_terms, J)
-        coeffs = [dom.num(c) for c in act.dual_series(K, qs).coefficients]
-        notes.append(
-            f"{where}: no closed-form dual for {act.name}; Taylor coefficients at r0 = "
-            f"{mpmath.nstr(r0, 6)} summed from {K + 1} Hermite terms (lower bounds; the deficit "
-            "is inside tail_bound)"
+    qs = dom.to_sympy(q)
+    if dom.is_zero(r0):
+        coeffs = act.dual_series(J, qs).coefficients
+        return [dom.num(coeffs[j]) for j in range(J + 1)]
+    if degree is not None:
+        coeffs = [dom.num(c) for c in act.dual_series(max(J, degree), qs).coefficients]
+        return dual_taylor_coefficients(coeffs, r0, J, total=mpmath.fsum)
+    expr = act.dual_expr(qs)
+    if expr is not None:
+        r0s = dom.to_sympy(r0)
+        return dual_taylor_closed_form(
+            expr, J, lambda d, j: dom.num(d.evalf(mpmath.mp.dps, subs={rho: r0s})) / mpmath.factorial(j)
         )
-        return [mpmath.fsum(coeffs[k] * comb(k, j) * r0 ** (k - j) for k in range(j, K + 1)) for j in range(J + 1)]
+    K = max(dual_terms, J)
+    coeffs = [dom.num(c) for c in act.dual_series(K, qs).coefficients]
+    notes.append(
+        f"{where}: no closed-form dual for {act.name}; Taylor coefficients at r0 = "
+        f"{mpmath.nstr(r0, 6)} summed from {K + 1} Hermite terms (lower bounds; the deficit "
+        "is inside tail_bound)"
+    )
+    return dual_taylor_coefficients(coeffs, r0, J, total=mpmath.fsum)
 
 
 # --------------------------------------------------------------------------
@@ -287,7 +220,7 @@ class _Expander:
     def visit(self, n) -> None:
         leaves = tuple(sorted(n.receptive_field))
         self.node_leaves[n.id] = leaves
-        if n.op == "input":
+        if n.op == Op.INPUT:
             sig = ("input",)
             maps = ()
         else:
@@ -308,19 +241,18 @@ class _Expander:
 
     def expand(self, n, maps) -> _Value:
         dom, D = self.dom, self.D
-        if n.op == "input":
+        if n.op == Op.INPUT:
             S = _empty(D)
             if D >= 1:
                 S[1][(0,)] = dom.one
             return _Value(S, _empty(D) if self.ntk else None, dom.one, dom.zero, True)
         kids = [self.values[self.node_sid[c]] for c in n.children]
-        if n.op == "activation":
+        if n.op == Op.ACTIVATION:
             return self.activation(n, kids[0])
         weights = [dom.num(w) for w in n.exact_weights]
         bias = dom.num(n.exact_bias)
         sigma = _linear([(w, k.sigma, m) for w, k, m in zip(weights, kids, maps)], bias, D, dom)
-        q = dom.total([dom.mul(w, k.q) for w, k in zip(weights, kids)] + [bias])
-        theta1 = dom.total([dom.mul(w, k.theta1) for w, k in zip(weights, kids)] + ([q] if n.trainable else [dom.zero]))
+        q, theta1 = linear_diagonal(dom, weights, bias, [k.q for k in kids], [k.theta1 for k in kids], n.trainable)
         theta = None
         if self.ntk:
             parts = [(w, k.theta, m) for w, k, m in zip(weights, kids, maps)]
@@ -338,16 +270,16 @@ class _Expander:
         q = kid.q
         if dom.is_zero(q):
             raise ValueError(f"{where}: its input has variance 0 (W_std = b_std = 0?); activations need > 0")
-        with mpmath.workdps(getattr(dom, "dps", 15) + 10):
-            q_act = dom.num(act.second_moment(q if dom.exact else dom.sympy_real(q)))
-            dq = act.derivative_second_moment(q if dom.exact else dom.sympy_real(q)) if self.ntk else None
-        theta1 = dom.mul(kid.theta1, dom.num(dq)) if self.ntk and not dom.is_zero(kid.theta1) else dom.zero
+        q_act, theta1 = activation_diagonal(dom, act, q, kid.theta1, derivative=self.ntk)
         if not kid.depends:
             # Sigma_c is the constant q: rho = 1 everywhere, phi_hat(1) = E[phi^2], phi_hat'(1)/q = E[phi'^2].
             sigma = _linear([], q_act, D, dom)
             theta = None
             if self.ntk:
-                theta = _linear([(dom.num(dq), kid.theta, None)], dom.zero, D, dom) if any(kid.theta) else _empty(D)
+                theta = _empty(D)
+                if any(kid.theta):
+                    dq = dom.num(act.derivative_second_moment(dom.to_sympy(q)))
+                    theta = _linear([(dq, kid.theta, None)], dom.zero, D, dom)
             return _Value(sigma, theta, q_act, theta1, False)
         if dom.exact and self.auto and not (q.is_Rational and all(c.is_Rational for level in kid.sigma for c in level.values())):
             raise _NeedsNumeric(
@@ -389,8 +321,8 @@ class KernelSeries:
 
     ``coefficients`` maps exponent tuples :math:`\alpha = (\alpha_1..\alpha_d)`
     to :math:`c_\alpha \ge 0` (only nonzero entries); exact sympy numbers when
-    ``exact`` else mpmath numbers at ``dps`` digits.  ``total`` is
-    :math:`K(1,\dots,1)` and ``tail_bound = total - sum(coefficients)``, which
+    ``exact`` else mpmath numbers at ``dps`` digits.  ``at_ones`` is
+    :math:`K(1,\dots,1)` (:meth:`trace`) and ``tail_bound = at_ones - sum(coefficients)``, which
     bounds :math:`|K(t) - \text{series}(t)|` on :math:`[-1,1]^d` (M16).
     ``notes`` records every approximation made.
     """
@@ -399,7 +331,7 @@ class KernelSeries:
     kind: str
     max_degree: int
     coefficients: dict
-    total: Any
+    at_ones: Any
     tail_bound: Any
     exact: bool
     dps: int | None
@@ -412,6 +344,16 @@ class KernelSeries:
             f"KernelSeries(d={self.d}, kind={self.kind!r}, max_degree={self.max_degree}, "
             f"terms={len(self.coefficients)}, exact={self.exact}, tail_bound={tail})"
         )
+
+    def trace(self) -> Any:
+        r""":math:`K(1, \dots, 1) = \sum_\alpha c_\alpha` (all terms): the kernel's trace on a product domain (M16)."""
+        return self.at_ones
+
+    @property
+    def total(self) -> Any:
+        """Deprecated spelling of :meth:`trace`."""
+        warn_deprecated("KernelSeries.total", "KernelSeries.trace()")
+        return self.at_ones
 
     def coefficient(self, alpha) -> Any:
         r""":math:`c_\alpha` for an exponent tuple :math:`\alpha` of length d (zero when absent; M15).
@@ -430,7 +372,7 @@ class KernelSeries:
         .. math:: \overline{\epsilon} = K(1..1) - \textstyle\sum_\alpha c_\alpha + 4u\,K(1..1)
         """
         value = float(self.tail_bound) if not self.exact else float(sympy.N(self.tail_bound, 30))
-        return value + 4e-16 * abs(float(sympy.N(self.total, 20)) if self.exact else float(self.total))
+        return value + 4e-16 * abs(to_float(self.at_ones))
 
     def by_degree(self) -> list:
         r"""``[{alpha: c}]`` grouped by total degree :math:`|\alpha| = 0..D` (M18 frequency).
@@ -499,22 +441,29 @@ class KernelSeries:
 # --------------------------------------------------------------------------
 
 
-def _check_degree(D: Any) -> int:
-    if isinstance(D, bool) or not isinstance(D, (int, np.integer)):
-        raise TypeError(f"max_degree must be an integer, got {D!r}")
-    if D < 0:
-        raise ValueError(f"max_degree must be >= 0, got {D}")
-    return int(D)
-
-
 def _expand(dag, D, ntk, dom, dual_terms, auto=False):
     ex = _Expander(dag, D, ntk, dom, dual_terms, auto)
     root = ex.run()
     return ex, root
 
 
+#: Digits a numeric series carries beyond the mpmath context precision.
+SERIES_GUARD_DIGITS = 15
+
+
+def _series_digits(dps) -> int:
+    """Digits of a numeric series: the context's plus guard digits, or the deprecated explicit ``dps``."""
+    if dps is None:
+        return mpmath.mp.dps + SERIES_GUARD_DIGITS
+    warn_deprecated("kernel_series(dps=...)", "the mpmath context: with mpmath.workdps(...)", stacklevel=4)
+    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
+        raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
+    return dps
+
+
 def kernel_series(
-    net: Layer, d: int, kind: str = "nngp", max_degree: int = 4, *, exact=None, dps: int = 30, dual_terms: int = 96
+    net: Layer, d: int, kind: str = REQUIRED, max_degree: int = 4, *, exact=None, dps: int | None = None,
+    dual_terms: int = DUAL_TERMS,
 ) -> KernelSeries:
     r"""Power series of the kernel in the patch correlations, truncated at total degree D (M15, M16).
 
@@ -527,7 +476,11 @@ def kernel_series(
     -- one transcendental layer, or polynomial activations -- else mpmath, with
     a note), True (exact whenever mathematically possible, however large the
     expressions; raises ``ValueError`` naming the layer when impossible) or
-    False (mpmath at ``dps`` digits).  ``dual_terms`` Hermite terms are used for activations
+    False (mpmath).  Precision comes from the mpmath context: numbers carry
+    ``mpmath.mp.dps + 15`` digits (:data:`SERIES_GUARD_DIGITS` guard digits, because the tail
+    bound is a difference of nearly equal sums; 30 digits at the default context), and the
+    work runs 10 digits above that.  ``dps=`` (digits) is the deprecated spelling of
+    ``with mpmath.workdps(dps - 15)``.  ``dual_terms`` Hermite terms are used for activations
     without a closed-form dual whose input has a constant term.
     Pooling-free networks only.
 
@@ -536,12 +489,11 @@ def kernel_series(
     >>> s.univariate(), s.tail_bound
     ([1/(2*pi), 1/4, 1/(4*pi), 0], 1/4 - 3/(4*pi))
     """
-    kind = check_kind(kind)
-    D = _check_degree(max_degree)
+    kind = required_kind(kind, "kernel_series", "nngp")
+    D = check_int(max_degree, "max_degree", 0)
     if exact not in (None, True, False):
         raise TypeError(f"exact must be None, True or False, got {exact!r}")
-    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
-        raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
+    dps = _series_digits(dps)
     dag = _dag.build_dag(net, d)
     _require_pooling_free(dag, "kernel_series")
     ntk = kind == "ntk"
@@ -549,14 +501,14 @@ def kernel_series(
     ex = root = None
     if exact is not False:
         try:
-            ex, root = _expand(dag, D, ntk, _ExactDomain(), dual_terms, auto=exact is None)
-        except _NeedsNumeric as why:
+            ex, root = _expand(dag, D, ntk, SYMPY, dual_terms, auto=exact is None)
+        except NotInField as why:
             if exact:
                 raise ValueError(f"no exact series: {why}") from None
             notes.append(f"mpmath at {dps} digits: {why}")
     if root is None:
         with mpmath.workdps(dps + 10):
-            ex, root = _expand(dag, D, ntk, _MpDomain(dps), dual_terms)
+            ex, root = _expand(dag, D, ntk, MPMATH, dual_terms)
     dom = ex.dom
     notes.extend(ex.notes)
     leaves = ex.node_leaves[dag.output]

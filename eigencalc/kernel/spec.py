@@ -16,14 +16,12 @@ __all__ = ["LayerSpec"]
 
 
 class LayerSpec:
-    """Immutable layer spec: equality and hashing by ``(type, _key())``; ``op`` names its compile rule.
+    """Immutable layer spec: equality and hashing by ``(type, _key())``; ``compile(...)`` is its compile rule.
 
     >>> LayerSpec() == LayerSpec(), hash(LayerSpec()) == hash(LayerSpec())
     (True, True)
     """
 
-    #: Layer category the compiler dispatches on (see :mod:`.compiler`).
-    op: str = ""
     #: True for layers that need spatial positions (a ``Conv`` after ``Flatten`` is an error).
     spatial: bool = False
 

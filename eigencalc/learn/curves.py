@@ -48,17 +48,19 @@ from training data", arXiv:2006.09796.
 from __future__ import annotations
 
 import math
-import sys
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..core.numbers import to_float
+from ..core.deprecation import warn_deprecated
+from ..core.progress import progress as progress_bar
 from ..core.tables import Tabular
-
-from ..harmonic.domains import Domain, ProductHypercube, ProductSphere
+from ..core.validate import REQUIRED, check_nonnegative, required_kind
+from ..kernel.engine import gram, kernel_of_correlations
+from ..harmonic.domains import Domain, ProductHypercube, check_domain
 from .targets import Target
 
 __all__ = [
@@ -86,18 +88,6 @@ class TailWarning(UserWarning):
 # --------------------------------------------------------------------------
 
 
-def _check_nonnegative(value: Any, what: str) -> float:
-    if isinstance(value, bool):
-        raise TypeError(f"{what} must be a number, got {value!r}")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a number, got {value!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{what} must be finite and >= 0, got {value}")
-    return value
-
-
 def _check_m(m: Any) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(m, dtype=np.float64))
     if arr.ndim != 1 or arr.size == 0:
@@ -105,10 +95,6 @@ def _check_m(m: Any) -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr < 1):
         raise ValueError(f"m (number of samples) must be >= 1, got {m!r}")
     return arr
-
-
-def _to_float(value) -> float:
-    return float(value)
 
 
 # --------------------------------------------------------------------------
@@ -140,15 +126,23 @@ def _clean_eigenvalue(value: float, bound: float, rounding: bool) -> float:
     return value
 
 
+def _trace_of(spectrum):
+    """The spectrum's trace: ``trace()``, or ``total()`` for spectrum-like objects of the old protocol."""
+    if hasattr(spectrum, "trace"):
+        return spectrum.trace()
+    warn_deprecated(f"{type(spectrum).__name__}.total() as the trace of a spectrum", "a trace() method", stacklevel=4)
+    return spectrum.total()
+
+
 def _modes(spectrum) -> _Modes:
     entries = spectrum.entries()
     lam = np.empty(len(entries))
     mult = np.empty(len(entries))
     rounding = spectrum.method.endswith("enumeration")
     for n, e in enumerate(entries):
-        lam[n] = _clean_eigenvalue(_to_float(e.eigenvalue), _to_float(e.error_bound), rounding)
+        lam[n] = _clean_eigenvalue(to_float(e.eigenvalue), to_float(e.error_bound), rounding)
         mult[n] = float(e.multiplicity)
-    total = _to_float(spectrum.total())
+    total = to_float(_trace_of(spectrum))
     tail = total - float(np.dot(lam, mult))
     if tail <= TAIL_TOLERANCE * abs(total):
         tail = 0.0
@@ -182,7 +176,7 @@ def _target_masses(spectrum, target) -> dict:
         masses = {}
         for r, v in target.items():
             r = spectrum.domain.check_index(r)
-            masses[r] = masses.get(r, 0.0) + _check_nonnegative(v, f"target mass of {r}")
+            masses[r] = masses.get(r, 0.0) + check_nonnegative(v, f"target mass of {r}")
     else:
         raise TypeError(f"target must be a Target or a mapping r -> squared coefficient, got {type(target).__name__}")
     return masses
@@ -372,8 +366,8 @@ def learning_curve(spectrum, target, m: Any, ridge: Any = 0.0, noise: Any = 0.0)
     True
     """
     ms = _check_m(m)
-    ridge = _check_nonnegative(ridge, "ridge")
-    noise = _check_nonnegative(noise, "noise (label-noise variance)")
+    ridge = check_nonnegative(ridge, "ridge")
+    noise = check_nonnegative(noise, "noise (label-noise variance)")
     masses = _target_masses(spectrum, target)
     modes = _modes(spectrum)
     ridge_eff = ridge + modes.tail
@@ -391,7 +385,7 @@ def learning_curve(spectrum, target, m: Any, ridge: Any = 0.0, noise: Any = 0.0)
         )
     rounding = spectrum.method.endswith("enumeration")
     t_lam = np.array(
-        [_clean_eigenvalue(*(_to_float(v) for v in _key_eigen(spectrum, r)), rounding) for r in target_r]
+        [_clean_eigenvalue(*(to_float(v) for v in _key_eigen(spectrum, r)), rounding) for r in target_r]
     )
     t_mass = np.array([masses[r] for r in target_r])
 
@@ -639,30 +633,6 @@ class KRRResult(Tabular):
         return "\n".join(rows)
 
 
-class _Progress:
-    """A one-line progress indicator on stderr (no dependency on tqdm)."""
-
-    def __init__(self, total: int, label: str, enabled: bool):
-        self.total, self.label, self.enabled = total, label, enabled
-        self.done, self.start = 0, time.perf_counter()
-
-    def step(self, note: str = "") -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        width = 24
-        filled = int(width * self.done / max(self.total, 1))
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / self.done * (self.total - self.done)
-        sys.stderr.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-            f"{elapsed:6.1f}s eta {eta:6.1f}s {note:<20}"
-        )
-        if self.done == self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 # ---- Gram matrices: the single place that chooses how kernels are evaluated ----
 
 
@@ -690,7 +660,7 @@ class _HypercubeTable:
         self.d, self.n0 = d, n0
         P = (n0 + 1) ** d
         digits = (np.arange(P)[:, None] // (n0 + 1) ** np.arange(d - 1, -1, -1)) % (n0 + 1)
-        self.values = np.asarray(_kernel_of_correlations(net, 1.0 - 2.0 * digits / n0, kind), dtype=np.float64)
+        self.values = np.asarray(kernel_of_correlations(net, 1.0 - 2.0 * digits / n0, kind), dtype=np.float64)
         self.pop = _popcount_table(n0)
 
     def _codes(self, X: np.ndarray) -> np.ndarray:
@@ -710,41 +680,27 @@ class _HypercubeTable:
         return self.values[index]
 
 
-def _kernel_of_correlations(net, t, kind):
-    try:
-        from ..kernel.engine import kernel_of_correlations
-    except ImportError:  # pragma: no cover - numerics is optional here
-        return net.kernel_of_correlations(t, kind)
-    return kernel_of_correlations(net, t, kind)
-
-
 def _gram_function(net, domain: Domain, kind: str, engine: str):
     """Return gram(X, Y) for this network.  SWITCH POINT for how Gram matrices are computed.
 
     ``"table"``: exact lookup on product hypercubes (pooling-free nets, (n0+1)^d <= 2^20);
-    ``"numba"``: :func:`eigencalc.numerics.gram`; ``"kernel_fn"``: ``net.kernel_fn`` (numpy);
-    ``"auto"``: table when possible, else numba, else kernel_fn.
+    ``"numba"`` / ``"numpy"``: :func:`eigencalc.numerics.gram` on that back end;
+    ``"auto"``: the table when possible, else ``gram``'s own choice.  ``"kernel_fn"``
+    is the deprecated spelling of ``"numpy"``.
     """
-    if engine not in ("auto", "table", "numba", "kernel_fn"):
-        raise ValueError(f"engine must be 'auto', 'table', 'numba' or 'kernel_fn', got {engine!r}")
+    if engine == "kernel_fn":
+        warn_deprecated("krr_experiment(engine='kernel_fn')", "engine='numpy'", stacklevel=4)
+        engine = "numpy"
+    if engine not in ("auto", "table", "numba", "numpy"):
+        raise ValueError(f"engine must be 'auto', 'table', 'numba' or 'numpy', got {engine!r}")
     if engine in ("auto", "table"):
         ok = isinstance(domain, ProductHypercube) and (domain.n0 + 1) ** domain.d <= _HypercubeTable.LIMIT
         ok = ok and not net.dag(domain.d).pooled
         if ok:
-            table = _HypercubeTable(net, domain, kind)
-            return table
+            return _HypercubeTable(net, domain, kind)
         if engine == "table":
             raise ValueError("engine='table' needs a pooling-free network on a product hypercube with (n0+1)^d <= 2^20")
-    if engine in ("auto", "numba"):
-        try:
-            from ..kernel.engine import gram
-        except ImportError:
-            if engine == "numba":
-                raise
-            warnings.warn("krr_experiment: eigencalc.numerics.gram unavailable, using net.kernel_fn", UserWarning, stacklevel=3)
-        else:
-            return lambda X, Y: gram(net, X, Y, kind)
-    return lambda X, Y: np.asarray(net.kernel_fn(X, Y, kind), dtype=np.float64)
+    return lambda X, Y: gram(net, X, Y, kind, engine=engine if engine != "table" else "auto")
 
 
 _BLOCK = 256
@@ -821,9 +777,9 @@ def krr_experiment(
     n_test: int = 1000,
     repeats: int = 10,
     seed: Any = 0,
-    kind: str = "ntk",
+    kind: str = REQUIRED,
     engine: str = "auto",
-    progress: bool = False,
+    progress: bool | None = None,
 ):
     r"""Kernel ridge regression with the network's NNGP/NTK Gram matrices on sampled data.
 
@@ -836,7 +792,9 @@ def krr_experiment(
     ``(seed, repeat)``).  ``target`` is a :class:`~eigencalc.targets.Target` or
     a list of them (same draws for all: common random numbers); the result is a
     :class:`KRRResult` or a list of them.  ``ridge`` = 0 uses the
-    minimum-norm solution.  ``progress=True`` prints a progress line on stderr.
+    minimum-norm solution.  ``progress``: a tqdm bar on stderr (``None``: only on a terminal).
+    ``engine``: ``"auto"``, ``"table"`` (exact lookup on small product hypercubes),
+    ``"numba"`` or ``"numpy"`` (the Gram engine's back ends).
 
     Compare with :func:`learning_curve` (the prediction is for the expected
     test error over draws; ``stderr`` is the Monte-Carlo error of the mean).
@@ -846,12 +804,11 @@ def krr_experiment(
     >>> from eigencalc.targets import harmonic
     >>> dom = ProductHypercube(6, 1)
     >>> res = krr_experiment(serial(Flatten(), Dense(), Relu(), Dense()), dom, harmonic(dom, (1, 0, 0, 0, 0, 0)),
-    ...                      [8, 32], ridge=1e-3, n_test=200, repeats=3)
+    ...                      [8, 32], ridge=1e-3, n_test=200, repeats=3, kind="ntk")
     >>> res.test_mse.shape, bool(res.test_mse[1] < res.test_mse[0])
     ((2,), True)
     """
-    if not isinstance(domain, (ProductSphere, ProductHypercube)):
-        raise TypeError(f"domain must be a ProductSphere or ProductHypercube, got {type(domain).__name__}")
+    check_domain(domain)
     single = isinstance(target, Target)
     targets = [target] if single else list(target)
     if not targets:
@@ -865,20 +822,19 @@ def krr_experiment(
     if np.any(ms != np.round(ms)):
         raise ValueError(f"m_values must be integers, got {m_values!r}")
     ms = ms.astype(np.int64)
-    ridge = _check_nonnegative(ridge, "ridge")
-    noise = _check_nonnegative(noise, "noise (label-noise variance)")
+    ridge = check_nonnegative(ridge, "ridge")
+    noise = check_nonnegative(noise, "noise (label-noise variance)")
     for value, what in ((n_test, "n_test"), (repeats, "repeats")):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{what} must be an integer >= 1, got {value!r}")
-    if kind not in ("nngp", "ntk"):
-        raise ValueError(f"kind must be 'nngp' or 'ntk', got {kind!r}")
+    kind = required_kind(kind, "krr_experiment", "ntk")
 
-    gram = _gram_function(net, domain, kind, engine)
+    gram_of = _gram_function(net, domain, kind, engine)
     m_max = int(ms.max())
     T = len(targets)
     test = np.empty((T, repeats, len(ms)))
     train = np.empty((T, repeats, len(ms)))
-    bar = _Progress(repeats * len(ms), "krr_experiment", progress)
+    bar = progress_bar(total=repeats * len(ms), desc="krr_experiment", enabled=progress, leave=progress is True)
     for rep in range(repeats):
         rng = np.random.default_rng([int(seed), rep] if isinstance(seed, (int, np.integer)) else seed)
         X = domain.sample(m_max + n_test, rng)
@@ -886,15 +842,17 @@ def krr_experiment(
         F_tr = np.stack([t(Xtr) for t in targets], axis=1)
         F_te = np.stack([t(Xte) for t in targets], axis=1)
         Y_tr = F_tr + math.sqrt(noise) * rng.standard_normal(F_tr.shape) if noise > 0 else F_tr
-        K_tt = gram(Xtr, Xtr)
-        K_st = gram(Xte, Xtr)
+        K_tt = gram_of(Xtr, Xtr)
+        K_st = gram_of(Xte, Xtr)
         solver = _NestedSolver(K_tt, Y_tr, ridge)
         for j, m in enumerate(ms):
             alpha = solver.alpha(int(m))
             pred = K_st[:, :m] @ alpha
             test[:, rep, j] = np.mean((pred - F_te) ** 2, axis=0) + noise
             train[:, rep, j] = np.mean((K_tt[:m, :m] @ alpha - Y_tr[:m]) ** 2, axis=0)
-            bar.step(f"m={m}")
+            bar.set_postfix_str(f"repeat {rep + 1}/{repeats}, m={m}", refresh=False)
+            bar.update()
+    bar.close()
     results = []
     for n, t in enumerate(targets):
         mean = test[n].mean(axis=0)

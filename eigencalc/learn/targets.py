@@ -37,25 +37,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..harmonic.domains import Domain, ProductHypercube, ProductSphere
+from ..core.validate import check_int
+from ..harmonic.domains import Domain, ProductHypercube, check_domain
+from ..special.orthopoly import zonal_harmonic
 
 __all__ = ["Target", "harmonic", "k_local", "k_global", "cyclic_local", "f_LF", "f_HF"]
 
 _ZERO = 1e-15  # coefficients with |c| below this times the largest are dropped after arithmetic
-
-
-def _check_domain(domain: Any) -> Domain:
-    if not isinstance(domain, (ProductSphere, ProductHypercube)):
-        raise TypeError(f"domain must be a ProductSphere or ProductHypercube, got {type(domain).__name__}")
-    return domain
-
-
-def _check_int(value: Any, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{what} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_patch_degree(domain: Domain, k: int, what: str) -> None:
@@ -65,19 +53,6 @@ def _check_patch_degree(domain: Domain, k: int, what: str) -> None:
             f"{what}: {domain!r} has no harmonic of degree {k} on a patch (a hypercube patch "
             f"{{-1,1}}^{top} carries Walsh functions of degree <= n0 = {top}); the target is not expressible on this domain"
         )
-
-
-def _zonal(k: int, n: int, s: np.ndarray) -> np.ndarray:
-    r""":math:`\sqrt{N(n,k)}\,P_k(n; s)` by the Gegenbauer three-term recurrence (M9).
-
-    .. math:: (j + n - 2) P_{j+1}(s) = (2j + n - 2)\, s\, P_j(s) - j\, P_{j-1}(s),\quad P_0 = 1,\ P_1 = s.
-    """
-    if k == 0:
-        return np.ones_like(s)
-    prev, cur = np.ones_like(s), s.copy()
-    for j in range(1, k):
-        prev, cur = cur, ((2 * j + n - 2) * s * cur - j * prev) / (j + n - 2)
-    return math.sqrt(ProductSphere(1, n).patch_multiplicity(k)) * cur
 
 
 class Target:
@@ -95,7 +70,7 @@ class Target:
     """
 
     def __init__(self, domain: Domain, coefficients: Mapping, name: str | None = None, *, _evaluator: Callable | None = None):
-        self.domain = _check_domain(domain)
+        self.domain = check_domain(domain)
         coeffs: dict = {}
         for r, c in dict(coefficients).items():
             r = domain.check_index(r)
@@ -162,7 +137,7 @@ class Target:
             n0 = self.domain.n0
             s = np.clip(X[:, :, 0] / math.sqrt(n0), -1.0, 1.0)
             for i, k in needed:
-                out[i, k] = _zonal(k, n0, s[:, i])
+                out[i, k] = zonal_harmonic(k, n0, s[:, i])
         return out
 
     def _evaluate_terms(self, X: np.ndarray) -> np.ndarray:
@@ -249,7 +224,7 @@ def harmonic(domain: Domain, r: Sequence) -> Target:
     ...
     ValueError: harmonic: ProductHypercube(d=2, n0=1) has no harmonic of degree 2 on a patch ...
     """
-    domain = _check_domain(domain)
+    domain = check_domain(domain)
     r = domain.check_index(r)
     _check_patch_degree(domain, max(r), "harmonic")
     return Target(domain, {r: 1.0}, f"Y{r}")
@@ -273,10 +248,10 @@ def k_local(domain: Domain, k: int, start: int = 0, *, degree: int = 1) -> Targe
     >>> k_local(ProductHypercube(6, 1), 3, start=2).mass_by_index()
     {(0, 0, 1, 1, 1, 0): 1.0}
     """
-    domain = _check_domain(domain)
-    k = _check_int(k, "k_local: k", 1)
-    start = _check_int(start, "k_local: start", 0)
-    degree = _check_int(degree, "k_local: degree", 1)
+    domain = check_domain(domain)
+    k = check_int(k, "k_local: k", 1)
+    start = check_int(start, "k_local: start", 0)
+    degree = check_int(degree, "k_local: degree", 1)
     if start + k > domain.d:
         raise ValueError(
             f"k_local: positions {start}..{start + k - 1} are out of range for d = {domain.d} patches"
@@ -307,9 +282,9 @@ def k_global(domain: Domain, k: int, blocks: Sequence[Sequence[int]] | None = No
     >>> sorted(f.mass_by_index().items())[:2]
     [((0, 1, 0, 1), 0.25), ((0, 1, 1, 0), 0.25)]
     """
-    domain = _check_domain(domain)
-    k = _check_int(k, "k_global: k", 1)
-    degree = _check_int(degree, "k_global: degree", 1)
+    domain = check_domain(domain)
+    k = check_int(k, "k_global: k", 1)
+    degree = check_int(degree, "k_global: degree", 1)
     _check_patch_degree(domain, degree, "k_global")
     d = domain.d
     if blocks is None:
@@ -318,7 +293,7 @@ def k_global(domain: Domain, k: int, blocks: Sequence[Sequence[int]] | None = No
         size = d // k
         blocks = [list(range(b * size, (b + 1) * size)) for b in range(k)]
     else:
-        blocks = [[_check_int(p, "k_global: block position", 0) for p in B] for B in blocks]
+        blocks = [[check_int(p, "k_global: block position", 0) for p in B] for B in blocks]
         if len(blocks) != k:
             raise ValueError(f"k_global: need k = {k} blocks, got {len(blocks)}")
         seen: set = set()
@@ -346,7 +321,7 @@ def k_global(domain: Domain, k: int, blocks: Sequence[Sequence[int]] | None = No
             Y = np.prod(X[:, :, :degree], axis=2)
         else:
             s = np.clip(X[:, :, 0] / math.sqrt(domain.n0), -1.0, 1.0)
-            Y = _zonal(degree, domain.n0, s)
+            Y = zonal_harmonic(degree, domain.n0, s)
         out = np.ones(X.shape[0])
         for B in frozen:
             out *= Y[:, B].sum(axis=1) / math.sqrt(len(B))
@@ -368,10 +343,10 @@ def cyclic_local(domain: Domain, k: int, j: int = 0, *, degree: int = 1) -> Targ
     Reference: T. Misiakiewicz, S. Mei, "Learning with convolution and pooling
     operations in kernel methods", arXiv:2111.08308.
     """
-    domain = _check_domain(domain)
-    k = _check_int(k, "cyclic_local: k", 1)
-    j = _check_int(j, "cyclic_local: j", 0)
-    degree = _check_int(degree, "cyclic_local: degree", 1)
+    domain = check_domain(domain)
+    k = check_int(k, "cyclic_local: k", 1)
+    j = check_int(j, "cyclic_local: j", 0)
+    degree = check_int(degree, "cyclic_local: degree", 1)
     d = domain.d
     if k > d:
         raise ValueError(f"cyclic_local: k = {k} adjacent patches do not fit in d = {d}")
@@ -425,7 +400,7 @@ def f_HF(domain: Domain, k: int) -> Target:
     Reference: T. Misiakiewicz, S. Mei, "Learning with convolution and pooling
     operations in kernel methods", arXiv:2111.08308.
     """
-    domain = _check_domain(domain)
+    domain = check_domain(domain)
     if domain.d % 2:
         raise ValueError(f"f_HF: the alternating-sign cyclic sum needs an even number of patches, got d = {domain.d}")
     t = cyclic_local(domain, k, domain.d // 2)

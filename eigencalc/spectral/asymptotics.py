@@ -25,8 +25,10 @@ import math
 
 import sympy
 
-from .tree import TreeRecursion, _poly_mul
+from ..duals.activations import dual_taylor_closed_form, rho
 from ..harmonic.domains import sphere_monomial_eigenvalue_symbolic
+from ..kernel.ops import Op
+from .tree import TreeRecursion, _poly_mul
 
 __all__ = ["leading_taylor_coefficient", "eigenvalue_in_n0", "filter_symbols"]
 
@@ -39,12 +41,11 @@ def filter_symbols(n_levels: int) -> tuple:
 def _diagonal_and_zero(dag, need):
     """Exact q_u = Sigma_u(1), Sigma_u(0), Theta_u(0) for every needed node (sympy)."""
     q, s0, th0 = {}, {}, {}
-    rho = sympy.Symbol("rho", real=True)
     for u in sorted(need):
         node = dag.nodes[u]
-        if node.op == "input":
+        if node.op == Op.INPUT:
             q[u], s0[u], th0[u] = sympy.Integer(1), sympy.Integer(0), sympy.Integer(0)
-        elif node.op == "activation":
+        elif node.op == Op.ACTIVATION:
             (c,) = node.children
             act = node.activation
             q[u] = sympy.nsimplify(act.second_moment(q[c]))
@@ -65,15 +66,13 @@ def _diagonal_and_zero(dag, need):
 
 def _dual_taylor(act, q, s0, order: int):
     """f_j and g_j (j <= order) of s -> dual(s/q) and s -> E[phi'phi'](s/q) at s0."""
-    rho = sympy.Symbol("rho", real=True)
-    dual, d_dual = act.dual_expr(q), act.dual_derivative_expr(q)
     r0 = s0 / q
-    f, g = [], []
-    df, dg = dual, d_dual
-    for j in range(order + 1):
-        f.append(sympy.simplify(df.subs(rho, r0) / (math.factorial(j) * q**j)))
-        g.append(sympy.simplify(dg.subs(rho, r0) / (math.factorial(j) * q**j)))
-        df, dg = sympy.diff(df, rho), sympy.diff(dg, rho)
+
+    def value(derivative, j):
+        return sympy.simplify(derivative.subs(rho, r0) / (math.factorial(j) * q**j))
+
+    f = dual_taylor_closed_form(act.dual_expr(q), order, value)
+    g = dual_taylor_closed_form(act.dual_derivative_expr(q), order, value)
     return f, g
 
 
@@ -97,9 +96,9 @@ def leading_taylor_coefficient(dag, r: tuple, kind: str, levels: dict, leading_i
         node = dag.nodes[u]
         if local_freq(u) == 0:
             out = ([sympy.Integer(1)] + [zero] * (n - 1), [th0[u]] + [zero] * (n - 1))
-        elif node.op == "input":
+        elif node.op == Op.INPUT:
             out = ([sympy.Integer(1) if p == r[node.position] else zero for p in range(n)], [zero] * n)
-        elif node.op == "activation":
+        elif node.op == Op.ACTIVATION:
             (c,) = node.children
             A_c, B_c = moments(c)
             f, g = _dual_taylor(node.activation, q[c], s0[c], n)
@@ -209,7 +208,7 @@ def eigenvalue_in_n0(dag, r: tuple, kind: str, max_power: int = 12) -> sympy.Exp
     """Exact lambda(r) on the product sphere as a rational function of the symbol n0 (polynomial duals)."""
     n0 = sympy.Symbol("n0", positive=True)
     rec = TreeRecursion(dag, _SymbolicSphere(n0), kind, max_power, symbolic=True)
-    tail = sympy.simplify(rec.total() - rec.captured())
+    tail = sympy.simplify(rec.trace() - rec.captured_trace())
     if tail != 0:
         raise ValueError(f"max_power={max_power} does not capture the whole polynomial kernel (tail {tail})")
     return rec.field.out(rec.root_value({i: v for i, v in enumerate(r) if v}))

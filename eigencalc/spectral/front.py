@@ -3,6 +3,8 @@ r"""The one front door to spectra: :func:`spectrum` picks the product or the poo
 
 from __future__ import annotations
 
+from ..core.defaults import MAX_POWER
+from ..core.validate import REQUIRED
 from .pooled import PooledSpectrum, pooled_spectrum
 from .product import Spectrum, check_spectrum_arguments
 
@@ -12,11 +14,11 @@ __all__ = ["spectrum"]
 def spectrum(
     net,
     domain,
-    kind: str = "ntk",
+    kind: str = REQUIRED,
     max_frequency: int = 3,
     *,
     method: str = "auto",
-    max_power: int = 24,
+    max_power: int = MAX_POWER,
     max_degree: int | None = None,
 ) -> Spectrum | PooledSpectrum:
     r"""The eigenstructure of ``net``'s NNGP or NTK kernel on a product domain (M14–M19).
@@ -33,10 +35,10 @@ def spectrum(
     >>> from eigencalc.architectures import serial, Conv, Relu, Flatten, Dense
     >>> from eigencalc.domains import ProductHypercube
     >>> s = spectrum(serial(Conv(2, stride=2), Relu(), Flatten(), Dense()), ProductHypercube(4, 1), "nngp", 4)
-    >>> abs(sum(float(e.eigenvalue) * e.multiplicity for e in s.entries()) - float(s.total())) < 1e-12
+    >>> abs(sum(float(e.eigenvalue) * e.multiplicity for e in s.entries()) - float(s.trace())) < 1e-12
     True
     """
-    kind, max_frequency, max_degree = check_spectrum_arguments(domain, kind, max_frequency, max_power, max_degree)
+    kind, max_frequency, max_degree = check_spectrum_arguments(domain, kind, max_frequency, max_power, max_degree, "spectrum")
     if net.dag(domain.d).pooled:
         return pooled_spectrum(net, domain, kind, max_frequency, method=method, max_power=max_power, max_degree=max_degree)
     return Spectrum(net, domain, kind, max_frequency, method, max_power, max_degree)

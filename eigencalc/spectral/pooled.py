@@ -40,16 +40,27 @@ from __future__ import annotations
 import cmath
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import sympy
 
+from ..core.defaults import TRACE_SAMPLES
+from ..core.deprecation import warn_deprecated
+from ..core.validate import REQUIRED
 from ..harmonic.domains import Domain
 from ..kernel.engine import kernel_pairs
-from ..kernel.layers import Conv, Dense, Flatten, serial
+from ..kernel.layers import (
+    AvgPool,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAvgPool,
+    Parallel,
+    Serial,
+    serial,
+)
 from .product import SpectrumTable, _all_indices, _EntriesTabular, product_spectrum
 
 __all__ = ["PooledSpectrum", "PooledEntry", "pooled_spectrum", "canonical_rotation", "pooling_symbol"]
@@ -84,7 +95,7 @@ def _orbit_size(r: tuple) -> int:
 
 
 def _flatten_layers(layer) -> list:
-    if getattr(layer, "op", "") == "serial":
+    if isinstance(layer, Serial):
         out = []
         for sub in layer.layers:
             out.extend(_flatten_layers(sub))
@@ -94,8 +105,7 @@ def _flatten_layers(layer) -> list:
 
 def _check_equivariant(layer, where: str) -> None:
     """Raise unless ``layer`` commutes with cyclic shifts of the patches."""
-    op = getattr(layer, "op", "")
-    if op in ("serial", "parallel"):
+    if isinstance(layer, (Serial, Parallel)):
         for i, sub in enumerate(layer.layers):
             _check_equivariant(sub, f"{where}[{i}]")
         return
@@ -105,7 +115,7 @@ def _check_equivariant(layer, where: str) -> None:
                 f"{layer!r} at {where}: pooled spectra need shift-equivariant layers "
                 "(CIRCULAR padding and stride 1) before the pooling readout"
             )
-    elif op in ("flatten", "pool", "avgpool"):
+    elif isinstance(layer, (Flatten, GlobalAvgPool, AvgPool)):
         raise ValueError(f"{layer!r} at {where}: only one pooling readout, at the end, is supported")
 
 
@@ -117,11 +127,11 @@ def _split(net):
     dense = layers[-1]
     pool = layers[-2]
     stack = layers[:-2]
-    if pool.op == "flatten" and len(layers) >= 3 and layers[-3].op == "avgpool":
+    if isinstance(pool, Flatten) and len(layers) >= 3 and isinstance(layers[-3], AvgPool):
         pool, stack = layers[-3], layers[:-3]
-    if pool.op == "pool":
+    if isinstance(pool, GlobalAvgPool):
         kind, window = "global", None
-    elif pool.op == "avgpool":
+    elif isinstance(pool, AvgPool):
         if pool.stride != 1 or pool.padding != "CIRCULAR":
             raise ValueError(f"{pool!r}: pooled spectra support AvgPool with stride 1 and CIRCULAR padding")
         kind, window = "local", pool.window
@@ -222,7 +232,12 @@ class PooledSpectrum(_EntriesTabular):
         factor = abs(float(self.symbol[j]))
         return self.twin.error_bound(r) * factor if factor else 0
 
-    def total(self, n_samples: int = 4096, seed: int = 0) -> float:
+    def total(self, n_samples: int = TRACE_SAMPLES, seed: int = 0) -> float:
+        """Deprecated spelling of :meth:`trace`."""
+        warn_deprecated("PooledSpectrum.total()", "PooledSpectrum.trace()")
+        return self.trace(n_samples, seed)
+
+    def trace(self, n_samples: int = TRACE_SAMPLES, seed: int = 0) -> float:
         r"""The trace :math:`E_x K(x, x) = \sum_{r,j} \lambda(r, j)\, m(r, j)` (float64).
 
         Exact enumeration on product hypercubes with at most :math:`2^{12}` points;
@@ -305,7 +320,7 @@ class PooledSpectrum(_EntriesTabular):
         return f"PooledSpectrum({self.kind}, {self.domain!r}, readout={self.readout!r}, window={self.window})"
 
 
-def pooled_spectrum(net, domain: Domain, kind: str = "ntk", max_frequency: int = 3, **kwargs) -> PooledSpectrum:
+def pooled_spectrum(net, domain: Domain, kind: str = REQUIRED, max_frequency: int = 3, **kwargs) -> PooledSpectrum:
     """Spectrum of ``serial(equivariant stack, GlobalAvgPool() | AvgPool(w) + Flatten(), Dense)`` (section 6)."""
     stack, readout, window, dense = _split(net)
     twin = serial(*stack, Flatten(), Dense(dense.W_std, dense.b_std))

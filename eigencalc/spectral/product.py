@@ -42,13 +42,22 @@ import mpmath
 import numpy as np
 import sympy
 
-from . import tree as _tree
+from ..core.defaults import MAX_POWER
+from ..core.deprecation import warn_deprecated
+from ..core.numbers import to_float
 from ..core.tables import Tabular
-from ..harmonic.domains import Domain, ProductHypercube, ProductSphere, hypercube_signed_measure
+from ..core.validate import REQUIRED, check_int, required_kind
+from ..harmonic.domains import (
+    Domain,
+    ProductHypercube,
+    ProductSphere,
+    hypercube_signed_measure,
+)
+from ..kernel.ops import Op
+from . import tree as _tree
 
 __all__ = ["Spectrum", "SpectrumEntry", "SpectrumClass", "SpectrumTable", "product_spectrum"]
 
-_KINDS = ("nngp", "ntk")
 _ENUMERATION_LIMIT = 2**20
 
 
@@ -107,28 +116,14 @@ def group_classes(entries) -> SpectrumTable:
         groups.setdefault((e.frequency, e.space), []).append(e)
     out = SpectrumTable()
     for (f, s), es in sorted(groups.items()):
-        vals = [_to_float(e.eigenvalue) for e in es]
+        vals = [to_float(e.eigenvalue) for e in es]
         out.append(
             SpectrumClass(
                 f, s, min(vals), max(vals), sum(e.multiplicity for e in es), sum(getattr(e, "count", 1) for e in es),
-                max(_to_float(e.error_bound) for e in es),
+                max(to_float(e.error_bound) for e in es),
             )
         )
     return out
-
-
-def _check_kind(kind: Any) -> str:
-    if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-    return kind
-
-
-def _to_float(value) -> float:
-    if isinstance(value, sympy.Basic):
-        return float(sympy.N(value, 20))
-    if isinstance(value, Fraction):
-        return value.numerator / value.denominator
-    return float(value)
 
 
 class _EntriesTabular(Tabular):
@@ -212,11 +207,7 @@ class Spectrum(_EntriesTabular):
 
     # ------------------------------------------------------------- per index
     def _index(self, r: Any) -> tuple:
-        r = self.domain.check_index(r)
-        top = self.domain.max_patch_degree()
-        if top is not None and max(r) > top:
-            raise ValueError(f"{self.domain!r} has no harmonics of degree {max(r)} > n0 = {top} on a patch")
-        return r
+        return self.domain.check_harmonic_index(r)
 
     def multiplicity(self, r: Any) -> int:
         """Dimension of the eigenspace of multi-index r (M14)."""
@@ -302,35 +293,40 @@ class Spectrum(_EntriesTabular):
         r = self._index(r)
         mult = self.domain.multiplicity(r)
         if self.method == "enumeration":
-            return 1e-13 * abs(_to_float(self.total()))
+            return 1e-13 * abs(to_float(self.trace()))
         if self.method == "series":
             return self._series.tail_bound / mult
         rec = self._recursion
         tail, slack = rec.tail(), rec.low_degree_slack()
         if rec.field.exact and tail == 0 and slack == 0:
             return rec.field.out(rec.field.zero)
-        tail, slack = _to_float(tail), _to_float(slack)
+        tail, slack = to_float(tail), to_float(slack)
         crude = (tail + slack) / mult
         refined = tail * self.domain.degree_envelope(r, self.max_power + 1) + slack * self.domain.degree_envelope(r, 0)
         return min(crude, refined)
 
-    def total(self):
-        """K(1, ..., 1) = sum_r lambda(r) mult(r) (trace identity)."""
+    def trace(self):
+        r"""The trace :math:`K(1, \dots, 1) = \sum_r \lambda(r)\, \mathrm{mult}(r)` (trace identity, M10/M16)."""
         return self._total
+
+    def total(self):
+        """Deprecated spelling of :meth:`trace`."""
+        warn_deprecated("Spectrum.total()", "Spectrum.trace()")
+        return self.trace()
 
     @cached_property
     def _total(self):
         if self.method == "tree":
             rec = self._recursion
-            return rec.field.out(rec.total())
+            return rec.field.out(rec.trace())
         if self.method == "series":
-            return self._series.total
+            return self._series.trace()
         return float(self.net.kernel_of_correlations(np.ones(self.domain.d), self.kind))
 
     def captured_fraction(self) -> float:
         """sum over entries up to max_frequency of lambda * multiplicity, over K(1)."""
-        got = sum(_to_float(e.eigenvalue) * e.multiplicity for e in self.entries())
-        return got / _to_float(self.total())
+        got = sum(to_float(e.eigenvalue) * e.multiplicity for e in self.entries())
+        return got / to_float(self.trace())
 
     # ------------------------------------------------------------------ tables
     def representatives(self) -> list:
@@ -355,7 +351,7 @@ class Spectrum(_EntriesTabular):
                         r, sum(r), self.space(r), value, count * mult, count, self.error_bound(r), self.exact
                     )
                 )
-            out.sort(key=lambda e: (e.frequency, e.space, -_to_float(e.eigenvalue)))
+            out.sort(key=lambda e: (e.frequency, e.space, -to_float(e.eigenvalue)))
             self._entries = SpectrumTable(out)
         return self._entries
 
@@ -401,11 +397,11 @@ class Spectrum(_EntriesTabular):
 def product_spectrum(
     net,
     domain: Domain,
-    kind: str = "ntk",
+    kind: str = REQUIRED,
     max_frequency: int = 3,
     *,
     method: str = "auto",
-    max_power: int = 24,
+    max_power: int = MAX_POWER,
     max_degree: int | None = None,
 ) -> Spectrum:
     r"""The eigenstructure of a pooling-free ``net``'s kernel on a product domain (M14–M19); see :func:`spectrum`.
@@ -423,15 +419,12 @@ def product_spectrum(
     return Spectrum(net, domain, kind, max_frequency, method, max_power, max_degree)
 
 
-def check_spectrum_arguments(domain, kind, max_frequency, max_power, max_degree) -> tuple:
+def check_spectrum_arguments(domain, kind, max_frequency, max_power, max_degree, where: str = "spectrum") -> tuple:
     """Validate the arguments every spectrum takes; returns ``(kind, max_frequency, max_degree)``."""
     if not isinstance(domain, Domain):
         raise TypeError(f"domain must be a ProductSphere or ProductHypercube, got {type(domain).__name__}")
-    kind = _check_kind(kind)
-    if isinstance(max_frequency, bool) or not isinstance(max_frequency, (int, np.integer)):
-        raise TypeError(f"max_frequency must be an integer, got {max_frequency!r}")
-    if max_frequency < 0:
-        raise ValueError(f"max_frequency must be >= 0, got {max_frequency}")
+    kind = required_kind(kind, where, "ntk")
+    max_frequency = check_int(max_frequency, "max_frequency", 0)
     if isinstance(max_power, bool) or not isinstance(max_power, int) or max_power < 1:
         raise ValueError(f"max_power must be an integer >= 1, got {max_power!r}")
     D = int(max_frequency) + 4 if max_degree is None else max_degree
@@ -476,7 +469,7 @@ def _tree_classes(sigs: _tree.Signatures, dag, domain: Domain, F: int) -> list:
         if u in memo:
             return memo[u]
         node = dag.nodes[u]
-        if node.op == "input":
+        if node.op == Op.INPUT:
             out = {}
             for k in range(cap + 1):
                 sig = sigs.leaf(k)
@@ -516,7 +509,7 @@ def _aggregation_levels(dag) -> dict:
     levels: dict = {}
     level = 0
     for L in dag.layers:
-        merging = [u for u in L.nodes if dag.nodes[u].op in ("affine", "average", "pool") and len(dag.nodes[u].children) >= 2]
+        merging = [u for u in L.nodes if dag.nodes[u].op in (Op.AFFINE, Op.AVERAGE, Op.POOL) and len(dag.nodes[u].children) >= 2]
         if merging:
             level += 1
             for u in merging:
@@ -546,7 +539,7 @@ def _steiner(dag, support: list, levels: dict, scaling, degrees=None) -> float:
             continue
         best = [inf] * (full + 1)
         best[0] = 0.0
-        if node.op == "input":
+        if node.op == Op.INPUT:
             if node.position in index:
                 best[1 << index[node.position]] = 0.0
         else:
@@ -555,7 +548,7 @@ def _steiner(dag, support: list, levels: dict, scaling, degrees=None) -> float:
             for c in node.children:
                 cc = cost[c]
                 child = dag.nodes[c]
-                wc = w * degrees[child.position] if degrees is not None and child.op == "input" else w
+                wc = w * degrees[child.position] if degrees is not None and child.op == Op.INPUT else w
                 for S in range(1, full + 1):
                     if cc[S] + wc < best[S]:
                         best[S] = cc[S] + wc

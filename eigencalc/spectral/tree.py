@@ -51,13 +51,14 @@ otherwise.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
-from typing import Any, Callable
 
 import mpmath
-import sympy
 
-from ..duals.activations import Polynomial, _mp
+from ..core.defaults import DUAL_TERMS
+from ..core.fields import FRACTIONS, MPMATH, SYMPY, NotInField
+from ..duals.activations import Polynomial, dual_taylor_coefficients
+from ..kernel.diagonal import diagonal_walk
+from ..kernel.ops import Op
 
 __all__ = ["TreeRecursion", "Signatures", "is_tree", "ONES"]
 
@@ -71,7 +72,7 @@ def is_tree(dag) -> bool:
     """True when every multi-child node reachable from the output has disjoint child receptive fields."""
     for u in dag.ancestors_of_output():
         node = dag.nodes[u]
-        if node.op in ("sum", "pool"):
+        if node.op in (Op.SUM, Op.POOL):
             return False
         seen: set = set()
         for c in node.children:
@@ -116,68 +117,10 @@ class Signatures:
     def signature(self, u: int, r: dict) -> int:
         """Id of (node u, the restriction of the multi-index r to its receptive field)."""
         node = self.dag.nodes[u]
-        if node.op == "input":
+        if node.op == Op.INPUT:
             return self.leaf(r.get(node.position, 0))
         kids = tuple(sorted((str(w), self.signature(c, r)) for c, w in zip(node.children, node.exact_weights)))
         return self.node(u, kids)
-
-
-class _ExactField:
-    exact = True
-    zero, one = Fraction(0), Fraction(1)
-
-    @staticmethod
-    def num(value) -> Fraction:
-        if isinstance(value, Fraction):
-            return value
-        if isinstance(value, int):
-            return Fraction(value)
-        value = sympy.nsimplify(value) if isinstance(value, sympy.Float) else sympy.sympify(value)
-        if not value.is_Rational:
-            raise _NotRational(value)
-        return Fraction(int(value.p), int(value.q))
-
-    @staticmethod
-    def out(value) -> sympy.Expr:
-        return sympy.Rational(value.numerator, value.denominator)
-
-
-class _MpField:
-    exact = False
-    zero, one = mpmath.mpf(0), mpmath.mpf(1)
-
-    @staticmethod
-    def num(value):
-        if isinstance(value, Fraction):
-            return mpmath.mpf(value.numerator) / value.denominator
-        if isinstance(value, mpmath.mpf):
-            return value
-        return _mp(sympy.sympify(value))
-
-    @staticmethod
-    def out(value):
-        return +value
-
-
-class _SympyField:
-    """Exact symbolic arithmetic (e.g. eigenvalues as rational functions of a symbol n0)."""
-
-    exact = True
-    zero, one = sympy.Integer(0), sympy.Integer(1)
-
-    @staticmethod
-    def num(value):
-        if isinstance(value, Fraction):
-            return sympy.Rational(value.numerator, value.denominator)
-        return sympy.sympify(value)
-
-    @staticmethod
-    def out(value):
-        return sympy.factor(sympy.cancel(value))
-
-
-class _NotRational(Exception):
-    pass
 
 
 def _poly_mul(a: list, b: list, n: int, zero) -> list:
@@ -208,7 +151,7 @@ class TreeRecursion:
 
     def __init__(
         self, dag, domain, kind: str, max_power: int, *, exact: bool | None = None, symbolic: bool = False,
-        dual_terms: int = 256,
+        dual_terms: int = DUAL_TERMS,
     ):
         if not is_tree(dag):
             raise ValueError("the moment recursion needs a tree DAG (disjoint receptive fields at every node)")
@@ -217,34 +160,34 @@ class TreeRecursion:
         self.dag, self.domain, self.kind, self.P = dag, domain, kind, int(max_power)
         self.ntk = kind == "ntk"
         self.dual_terms = int(dual_terms)
-        self.field = _ExactField if exact is not False and self._all_polynomial() else _MpField
+        self.field = FRACTIONS if exact is not False and self._all_polynomial() else MPMATH
         if symbolic:
             if not self._all_polynomial():
                 raise ValueError("symbolic eigenvalues need polynomial activations")
-            self.field = _SympyField
+            self.field = SYMPY
         if exact and not self.field.exact:
             raise ValueError("exact eigenvalues need polynomial activations with rational coefficients")
         try:
             self._setup()
-        except _NotRational:
+        except NotInField:
             if exact:
                 raise ValueError("exact eigenvalues need rational weights, biases and duals") from None
-            self.field = _MpField
+            self.field = MPMATH
             self._setup()
 
     # ------------------------------------------------------------------ set-up
     def _all_polynomial(self) -> bool:
         need = self.dag.ancestors_of_output()
         return all(
-            isinstance(self.dag.nodes[u].activation, Polynomial) for u in need if self.dag.nodes[u].op == "activation"
+            isinstance(self.dag.nodes[u].activation, Polynomial) for u in need if self.dag.nodes[u].op == Op.ACTIVATION
         )
 
     def _setup(self) -> None:
         F = self.field
         dag = self.dag
         self.need = dag.ancestors_of_output()
-        self.q: dict = {}  # Sigma_u(1): node variances
-        self.theta1: dict = {}  # Theta_u(1)
+        # Sigma_u(1) (node variances) and Theta_u(1): the diagonal forward pass (M1-M3)
+        self.q, self.theta1 = diagonal_walk(dag, F, self.need)
         self.s0: dict = {}  # S_u = Sigma_u(0) as used by the (truncated) recursion
         self.dual: dict = {}
         self.weights = {u: tuple(F.num(w) for w in dag.nodes[u].exact_weights) for u in self.need}
@@ -252,37 +195,17 @@ class TreeRecursion:
         self._dual_cache: dict = {}
         for u in sorted(self.need):
             node = dag.nodes[u]
-            if node.op == "input":
-                self.q[u], self.theta1[u], self.s0[u] = F.one, F.zero, F.zero
-            elif node.op == "activation":
+            if node.op == Op.INPUT:
+                self.s0[u] = F.zero
+            elif node.op == Op.ACTIVATION:
                 (c,) = node.children
-                self.q[u], self.theta1[u] = self._activation_diagonal(node.activation, self.q[c], self.theta1[c])
                 self.dual[u] = self._dual_matrices(node.activation, self.q[c], self.s0[c])
                 self.s0[u] = self.dual[u][2]
             else:
                 w = self.weights[u]
-                self.q[u] = self.bias[u] + sum((wi * self.q[c] for wi, c in zip(w, node.children)), F.zero)
                 self.s0[u] = self.bias[u] + sum((wi * self.s0[c] for wi, c in zip(w, node.children)), F.zero)
-                th = sum((wi * self.theta1[c] for wi, c in zip(w, node.children)), F.zero)
-                self.theta1[u] = th + (self.q[u] if node.trainable else F.zero)
         self.signatures = Signatures(dag)
         self._memo: dict = {}
-
-    def _sympy_variance(self, q):
-        if self.field is _SympyField:
-            return q
-        if self.field.exact:
-            return sympy.Rational(q.numerator, q.denominator)
-        return sympy.Float(q, mpmath.mp.dps + 5)
-
-    def _activation_diagonal(self, act, q, theta):
-        """(q_u, Theta_u(1)) = (E[phi^2](q), Theta_c E[phi'^2](q)) (M3 at rho = 1)."""
-        F = self.field
-        qs = self._sympy_variance(q)
-        q_u = F.num(act.second_moment(qs))
-        if theta == 0:
-            return q_u, F.zero
-        return q_u, theta * F.num(act.derivative_second_moment(qs))
 
     def _dual_matrices(self, act, q, s0):
         r"""Centred dual matrices [d^m](f - f_0)^p and [d^m](f - f_0)^p f', p, m <= P, and f_0.
@@ -300,9 +223,9 @@ class TreeRecursion:
             return self._dual_cache[key]
         F, P = self.field, self.P
         kmax = act.degree if isinstance(act, Polynomial) else max(self.dual_terms, P + 2)
-        series = act.dual_series(kmax, self._sympy_variance(q))
+        series = act.dual_series(kmax, F.to_sympy(q))
         e = [F.num(c) / q**k for k, c in enumerate(series.coefficients)]
-        f = [sum((e[k] * math.comb(k, j) * s0 ** (k - j) for k in range(j, len(e))), F.zero) for j in range(P + 2)]
+        f = dual_taylor_coefficients(e, s0, P + 1, total=lambda terms: sum(terms, F.zero))
         f_up = list(f)
         if not isinstance(act, Polynomial):
             tau = abs(F.num(series.tail))
@@ -357,9 +280,9 @@ class TreeRecursion:
         if key in self._memo:
             return self._memo[key]
         node = self.dag.nodes[u]
-        if node.op == "input":
+        if node.op == Op.INPUT:
             out = self._leaf(r.get(node.position, 0))
-        elif node.op == "activation":
+        elif node.op == Op.ACTIVATION:
             out = self._activation_moments(u, node, r)
         else:
             out = self._linear_moments(u, node, r)
@@ -425,13 +348,13 @@ class TreeRecursion:
         A, B = self.moments(self.dag.output, r)
         return B[0] if self.ntk else self.s0[self.dag.output] * A[0] + A[1]
 
-    def total(self):
-        """K(1, ..., 1) from the exact diagonal recursion (q or Theta at t = 1)."""
+    def trace(self):
+        """K(1, ..., 1) from the exact diagonal recursion (q or Theta at t = 1): the trace (M16)."""
         u = self.dag.output
         return self.theta1[u] if self.ntk else self.q[u]
 
-    def captured(self):
-        """K_P(1, ..., 1): the same truncated recursion evaluated at t = 1."""
+    def captured_trace(self):
+        """K_P(1, ..., 1): the same truncated recursion evaluated at t = 1 (the part of the trace it captures)."""
         return self.root_value({i: ONES for i in range(self.dag.d)})
 
     def low_degree_slack(self):
@@ -444,10 +367,10 @@ class TreeRecursion:
         if self.field.exact and all(isinstance(self.dag.nodes[u].activation, Polynomial) for u in self.dual):
             return self.field.zero
         upper = self.root_value({i: ONES_UPPER for i in range(self.dag.d)})
-        slack = upper - self.captured()
+        slack = upper - self.captured_trace()
         return slack if slack > 0 else self.field.zero
 
     def tail(self):
         """K(1) - K_P(1) >= 0 (M16); clipped at 0 against rounding in mpmath mode."""
-        t = self.total() - self.captured()
+        t = self.trace() - self.captured_trace()
         return t if self.field.exact or t > 0 else self.field.zero

@@ -6,23 +6,26 @@ sign patterns with the Gram engine and transforms them in place.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..core.validate import REQUIRED, required_kind
 from ..core.validate import check_int as _check_int
-from ..core.validate import check_kind as _check_kind
+from ..harmonic.domains import Domain, ProductHypercube
 from ..kernel.dag import Dag
 from ..kernel.engine import (
     _check_network,
-    _flat_program,
     _select_engine,
     fwht_numba,
     fwht_numpy,
     require_no_pooling,
     walsh_values,
 )
+from ..kernel.spec import LayerSpec as Layer
+from ..kernel.table import op_table_of
 from .product import Spectrum, _aggregation_levels, _steiner
 from .tree import is_tree
 
@@ -32,7 +35,7 @@ __all__ = ["MAX_WALSH_BITS", "hypercube_spectrum", "WalshGroup", "group_by_frequ
 MAX_WALSH_BITS = 26
 
 
-def hypercube_spectrum(net: Layer, d: int, kind: str = "ntk", *, n0: int = 1, engine: str = "auto") -> np.ndarray:
+def hypercube_spectrum(net: Layer, domain, kind: str = REQUIRED, *, n0: Any = None, engine: str = "auto") -> np.ndarray:
     r"""Every eigenvalue of a pooling-free network's kernel on the product hypercube, by one FWHT (M12, M17).
 
     With :math:`n = d\,n_0` sign bits and :math:`z = x \circ y`, the kernel is a
@@ -50,21 +53,25 @@ def hypercube_spectrum(net: Layer, d: int, kind: str = "ntk", *, n0: int = 1, en
     transformed in place: memory :math:`8 \cdot 2^n` bytes, time
     :math:`O(2^n(n + \text{network size}))`.  :math:`n \le 26`.
 
+    ``domain`` is a :class:`~eigencalc.harmonic.domains.ProductHypercube`.  The
+    old spelling ``hypercube_spectrum(net, d, kind, n0=...)`` with integers still
+    works for one release and warns (``DeprecationWarning``).
+
     >>> from eigencalc.architectures import serial, Dense, Monomial
-    >>> lam = hypercube_spectrum(serial(Dense(), Monomial(2), Dense()), 1, "nngp")
+    >>> from eigencalc.domains import ProductHypercube
+    >>> lam = hypercube_spectrum(serial(Dense(), Monomial(2), Dense()), ProductHypercube(1, 1), "nngp")
     >>> lam.tolist()  # K(t) = E[u^2 v^2] = 1 + 2 t^2 = 3 at t = +-1: lambda = (3, 0)
     [3.0, 0.0]
     """
     net = _check_network(net)
-    kind = _check_kind(kind)
-    d = _check_int(d, "d (number of patches)")
-    n0 = _check_int(n0, "n0 (coordinates per patch)")
+    kind = required_kind(kind, "hypercube_spectrum", "ntk")
+    d, n0 = _hypercube_shape(domain, n0)
     if d * n0 > MAX_WALSH_BITS:
         raise ValueError(
             f"hypercube_spectrum: d * n0 = {d * n0} sign bits means 2^{d * n0} eigenvalues; "
             f"the limit is {MAX_WALSH_BITS} (2^{MAX_WALSH_BITS} float64 = {8 << MAX_WALSH_BITS >> 20} MiB)"
         )
-    flat = _flat_program(net, d)
+    flat = op_table_of(net, d)
     require_no_pooling(flat, "hypercube_spectrum")
     engine = _select_engine(flat, engine, "hypercube_spectrum")
     values = walsh_values(flat, net, n0, kind, engine)
@@ -74,6 +81,24 @@ def hypercube_spectrum(net: Layer, d: int, kind: str = "ntk", *, n0: int = 1, en
         values = fwht_numpy(values)
     values /= values.size
     return values
+
+
+def _hypercube_shape(domain, n0) -> tuple:
+    """``(d, n0)`` of a ProductHypercube; integers ``(d, n0=...)`` are the deprecated spelling."""
+    if isinstance(domain, ProductHypercube):
+        if n0 is not None:
+            raise TypeError("hypercube_spectrum: pass n0 inside the domain, ProductHypercube(d, n0), not as n0=")
+        return domain.d, domain.n0
+    if isinstance(domain, Domain):
+        raise TypeError(f"hypercube_spectrum needs a ProductHypercube, got {domain!r}")
+    warnings.warn(
+        "hypercube_spectrum(net, d, kind, n0=...) with integers is deprecated; pass a domain: "
+        "hypercube_spectrum(net, ProductHypercube(d, n0), kind)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    d = _check_int(domain, "d (number of patches)")
+    return d, _check_int(1 if n0 is None else n0, "n0 (coordinates per patch)")
 
 
 def _popcount(a: np.ndarray) -> np.ndarray:
@@ -163,7 +188,7 @@ def group_by_frequency_space(values: Any, spectrum_or_dag: Any, *, max_frequency
 
     >>> from eigencalc.architectures import serial, Conv, Relu, Flatten, Dense
     >>> net = serial(Conv(2, stride=2), Relu(), Flatten(), Dense())
-    >>> groups = group_by_frequency_space(hypercube_spectrum(net, 4, "ntk"), net.dag(4))
+    >>> groups = group_by_frequency_space(hypercube_spectrum(net, ProductHypercube(4, 1), "ntk"), net.dag(4))
     >>> [(key, g.count) for key, g in groups.items()]
     [((0, 0), 1), ((1, 2), 4), ((2, 3), 2), ((2, 4), 4), ((3, 5), 4), ((4, 6), 1)]
     """

@@ -82,7 +82,7 @@ thresholds
 # %%
 measured = {}
 for name, net in NETS.items():
-    runs = krr_experiment(net, dom, list(TARGETS.values()), M_KRR, ridge=RIDGE, n_test=N_TEST, repeats=REPEATS, seed=1)
+    runs = krr_experiment(net, dom, list(TARGETS.values()), M_KRR, ridge=RIDGE, n_test=N_TEST, repeats=REPEATS, seed=1, kind="ntk")
     for t, run in zip(TARGETS, runs):
         measured[name, t] = run
 rows = []

@@ -195,8 +195,8 @@ pd.DataFrame({"eigenvalue of f_LF,3": lam, "modes with eigenvalue >= it": ahead}
 # %%
 M_KRR = [5, 10, 20, 40, 80] if FAST else [5, 10, 20, 40, 80, 160, 320]
 REPEATS, N_TEST = (3, 500) if FAST else (8, 2000)
-krr_gp = krr_experiment(CK_GP, D16, lf, M_KRR, ridge=RIDGE, n_test=N_TEST, repeats=REPEATS, seed=3)
-krr_ck = krr_experiment(CK, D16, lf, M_KRR, ridge=RIDGE, n_test=N_TEST, repeats=REPEATS, seed=3)
+krr_gp = krr_experiment(CK_GP, D16, lf, M_KRR, ridge=RIDGE, n_test=N_TEST, repeats=REPEATS, seed=3, kind="ntk")
+krr_ck = krr_experiment(CK, D16, lf, M_KRR, ridge=RIDGE, n_test=N_TEST, repeats=REPEATS, seed=3, kind="ntk")
 pd.DataFrame({"m": M_KRR, "CK-GP measured": krr_gp.test_mse, "CK measured": krr_ck.test_mse,
               "CK predicted": learning_curve(spec_ck, lf, M_KRR, ridge=RIDGE).test_mse})
 

@@ -1,28 +1,17 @@
-"""Tables (pandas / booktabs LaTeX / records) and figures (Agg) of result objects."""
+"""Tables of result objects (eigencalc.core.tables): pandas frames, booktabs LaTeX, records, number formats.
+
+Moved from test_reports.py; its figure test is in tests/io/test_plots.py.  The
+``spec`` fixture is in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
 import re
 
-import matplotlib
-import pytest
 import sympy
 
-matplotlib.use("Agg")
-
-from eigencalc import activation, criticality  # noqa: E402
-from eigencalc.architectures import Conv, Dense, Flatten, Relu, serial  # noqa: E402
-from eigencalc.domains import ProductHypercube, ProductSphere  # noqa: E402
-from eigencalc.plots import plot_class_heatmap, plot_decay, plot_learning_curve, plot_spectrum  # noqa: E402
-from eigencalc.reports import format_number, latex_number, to_records  # noqa: E402
-from eigencalc.spectra import spectrum  # noqa: E402
-
-NET = serial(Conv(2, stride=2), Relu(), Conv(2, stride=2), Relu(), Flatten(), Dense())
-
-
-@pytest.fixture(scope="module")
-def spec():
-    return spectrum(NET, ProductSphere(4, 5), "ntk", 3)
+from eigencalc import activation, criticality
+from eigencalc.reports import format_number, latex_number, to_records
 
 
 def _body_rows(tex: str) -> list:
@@ -73,15 +62,3 @@ def test_frames_and_records(spec):
     recs = to_records(criticality("tanh").rows())
     assert recs[0]["C_W"] == "1" and recs[0]["C_W_float"] == 1.0
     assert "<table" in spec._repr_html_()
-
-
-def test_plots_have_expected_artists(spec):
-    fig = plot_spectrum(spec)
-    ax = fig.axes[0]
-    assert ax.get_yscale() == "log" and len(ax.collections) == len({e.space for e in spec.entries()})
-    heat = plot_class_heatmap(spectrum(NET, ProductHypercube(4, 2), "nngp", 4))
-    assert len(heat.axes) == 2 and heat.axes[0].images  # image + colour bar
-    decay = plot_decay([1, 2, 4, 8], [1, 0.2, 0.04, 0.008], exponent=2.3, constant=1.0)
-    assert len(decay.axes[0].lines) == 2
-    curve = plot_learning_curve([10, 100], [0.5, 0.1], [0.52, 0.11], [0.02, 0.01])
-    assert len(curve.axes[0].lines) >= 1 and curve.axes[0].containers

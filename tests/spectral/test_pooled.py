@@ -1,20 +1,22 @@
-"""Pooled spectra on cyclic product domains (MATH.md section 6).
+"""Pooled spectra on cyclic product domains (eigencalc.spectral.pooled, MATH.md section 6).
 
 Oracles: brute-force Gram eigenvalues on every point of small product
 hypercubes, and Misiakiewicz–Mei 2021 Prop. 2 (closed form per Fourier index).
+The learning-curve tests of pooled kernels are in tests/learn/test_curves.py.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
-from eigencalc.architectures import Conv, Dense, Erf, FanInSum, FanOut, Flatten, GlobalAvgPool, Identity, Relu, parallel, serial
+from eigencalc import targets
+from eigencalc.architectures import AvgPool, Conv, Dense, Erf, FanInSum, FanOut, Flatten, GlobalAvgPool, Identity, Relu, parallel, serial
 from eigencalc.domains import ProductHypercube, ProductSphere, hypercube_signed_measure
 from eigencalc.pooling import canonical_rotation, orbit_multiplicity, pooling_symbol
 from eigencalc.spectra import spectrum
+from tests.cases import _cyclic_diameter, _gram_eigenvalues, _mm_nets
+
 
 GAP_CASES = [
     ("conv-relu-gap", serial(Conv(3, padding="CIRCULAR"), Relu(), GlobalAvgPool(), Dense()), ProductHypercube(6, 1)),
@@ -29,12 +31,6 @@ GAP_CASES = [
         ProductHypercube(4, 2),
     ),
 ]
-
-
-def _gram_eigenvalues(net, domain, kind):
-    n = domain.d * domain.n0
-    X = np.array(list(itertools.product([-1.0, 1.0], repeat=n))).reshape(-1, domain.d, domain.n0)
-    return np.sort(np.linalg.eigvalsh(net.kernel_fn(X, X, kind))) / len(X)
 
 
 @pytest.mark.parametrize("name,net,domain", GAP_CASES, ids=[c[0] for c in GAP_CASES])
@@ -96,8 +92,6 @@ def test_canonical_rotation():
 
 # ------------------------------------------------------- local average pooling
 
-from eigencalc.architectures import AvgPool  # noqa: E402
-
 
 @pytest.mark.parametrize("kind", ["nngp", "ntk"])
 def test_avgpool_multiset_equals_brute_force(kind):
@@ -111,12 +105,6 @@ def test_avgpool_multiset_equals_brute_force(kind):
     ours = np.sort(np.concatenate([ours, np.zeros(len(brute) - len(ours))]))
     assert np.max(np.abs(ours - brute)) < 1e-13 * spec.total()
     assert {e.j for e in spec.entries()} - {0}  # local pooling keeps j != 0 sectors
-
-
-def _cyclic_diameter(S, d):
-    s = sorted(S)
-    gaps = [(s[(i + 1) % len(s)] - s[i]) % d or d for i in range(len(s))]
-    return d - max(gaps) + 1
 
 
 @pytest.mark.parametrize("omega", [1, 3, 12])
@@ -151,20 +139,7 @@ def test_misiakiewicz_mei_prop2_local_pooling(omega):
         assert {e.j for e in spec.entries()} == {j for j in range(d) if abs(kappa[j]) > 1e-12}
 
 
-# ------------------------------------------------------------------ learning
-
-import warnings  # noqa: E402
-
-from eigencalc import krr_experiment, learning_curve, targets  # noqa: E402
-
-
-def _mm_nets():
-    conv = lambda: Conv(3, padding="CIRCULAR")  # noqa: E731
-    return {
-        "CK-GP": serial(conv(), Relu(), conv(), Relu(), GlobalAvgPool(), Dense()),
-        "CK": serial(conv(), Relu(), conv(), Relu(), Flatten(), Dense()),
-        "FC": serial(Flatten(), Dense(), Relu(), Dense(), Relu(), Dense()),
-    }
+# ------------------------------------------------------------------ targets
 
 
 def test_pooled_target_masses_fourier_sectors():
@@ -173,37 +148,3 @@ def test_pooled_target_masses_fourier_sectors():
     lf, hf = targets.f_LF(dom, 3), targets.f_HF(dom, 3)
     assert spec.target_masses(lf) == pytest.approx({((1, 1, 1, 0, 0, 0, 0, 0), 0): 1.0})
     assert spec.target_masses(hf) == pytest.approx({((1, 1, 1, 0, 0, 0, 0, 0), 4): 1.0})  # j = d/2
-
-
-def test_misiakiewicz_mei_thresholds_with_pooling():
-    """Samples to reach test MSE 1/2 on f_LF,3 (d = 12): CK-GP < CK < FC; GP never learns f_HF,3.
-
-    Global pooling keeps only the shift-invariant (j = 0) sector, where f_LF,3 lives, and
-    divides the number of competing modes by d; f_HF,3 lives at j = d/2, which it removes.
-    """
-    dom = ProductHypercube(12, 1)
-    m = np.unique(np.round(np.logspace(0.5, 4, 40)).astype(int))
-    need = {}
-    for name, net in _mm_nets().items():
-        spec = spectrum(net, dom, "ntk", 4)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # f_* have no mass beyond max_frequency; tail warnings are about kappa only
-            for t in ("f_LF", "f_HF"):
-                need[name, t] = learning_curve(spec, getattr(targets, t)(dom, 3), m, ridge=1e-3).samples_to_reach(0.5)
-    assert need["CK-GP", "f_LF"] < need["CK", "f_LF"] < need["FC", "f_LF"]
-    assert need["CK", "f_LF"] == need["CK", "f_HF"]  # pooling-free kernels cannot tell them apart
-    assert need["CK-GP", "f_HF"] == np.inf
-
-
-@pytest.mark.slow
-def test_pooled_prediction_matches_kernel_regression():
-    """CK-GP on f_LF,3 (d = 12): eigenlearning vs real KRR within 3 spreads + 15%."""
-    dom = ProductHypercube(12, 1)
-    net = _mm_nets()["CK-GP"]
-    spec = spectrum(net, dom, "ntk", 12)
-    target = targets.f_LF(dom, 3)
-    m = [4, 8, 16, 32]
-    pred = learning_curve(spec, target, m, ridge=1e-3)
-    meas = krr_experiment(net, dom, target, m, ridge=1e-3, n_test=500, repeats=6, seed=3, kind="ntk")
-    for p, mu, sd in zip(pred.test_mse, meas.test_mse, meas.std):
-        assert abs(p - mu) <= 3 * sd + 0.15 * max(p, mu), (p, mu, sd)

@@ -15,7 +15,7 @@ from eigencalc.spheres import gegenbauer_normalized, sphere_eigenvalues
 
 t = sympy.Symbol("t")
 
-from oracles import relu_kernels
+from tests.oracles import relu_kernels
 s = sympy.Symbol("s", positive=True)
 
 

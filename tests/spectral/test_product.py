@@ -1,18 +1,15 @@
-"""Eigenvalues per multi-index on product domains (MATH.md section 5, M14–M19).
+"""Eigenvalues per multi-index on product domains (eigencalc.spectral.product / front, MATH.md section 5, M14-M18).
 
 Oracles: brute-force Gram matrices on every point of a small product
-hypercube; Misiakiewicz–Mei's closed form for one circular convolution;
-Gauss–Legendre quadrature on products of S^2; exact rational functions of n0.
+hypercube; Misiakiewicz-Mei's closed form for one circular convolution;
+Gauss-Legendre quadrature on products of S^2.  Moved from test_spectra.py,
+whose tree-recursion and M19 tests are in test_tree.py and test_asymptotics.py.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-
 import numpy as np
 import pytest
-import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,21 +22,22 @@ from eigencalc.architectures import (
     Flatten,
     GlobalAvgPool,
     Identity,
-    Polynomial,
     Relu,
     parallel,
     serial,
 )
 from eigencalc.domains import ProductHypercube, ProductSphere, hypercube_signed_measure
 from eigencalc.spectra import spectrum
+from tests.cases import TREE, _cyclic_diameter, _gram_eigenvalues, _legendre_quadrature_eigenvalue
 
-TREE = serial(Conv(2, stride=2), Relu(), Conv(2, stride=2), Relu(), Flatten(), Dense())
+
 OVERLAP = serial(Conv(3, stride=1), Erf(), Flatten(), Dense(b_std=0.2))
 CIRCULAR = serial(Conv(3, padding="CIRCULAR"), Relu(), Conv(2, padding="CIRCULAR", W_std=1.3), Relu(), Flatten(), Dense())
 RESIDUAL = serial(
     Conv(1), FanOut(2), parallel(serial(Relu(), Conv(2, padding="CIRCULAR")), Identity()), FanInSum(), Relu(), Flatten(), Dense()
 )
 MLP = serial(Flatten(), Dense(), Relu(), Dense(b_std=0.5), Relu(), Dense())
+
 
 CASES = [
     ("tree", TREE, ProductHypercube(4, 2)),
@@ -49,19 +47,6 @@ CASES = [
     ("mlp", MLP, ProductHypercube(8, 1)),
     ("tree-n0=4", serial(Conv(2, stride=2), Erf(), Flatten(), Dense()), ProductHypercube(2, 4)),
 ]
-
-
-def _all_points(domain):
-    n = domain.d * domain.n0
-    pts = np.array(list(itertools.product([-1.0, 1.0], repeat=n)))
-    return pts.reshape(-1, domain.d, domain.n0)
-
-
-def _gram_eigenvalues(net, domain, kind):
-    """Eigenvalues of the integral operator: eigvalsh(Gram) / (number of points)."""
-    X = _all_points(domain)
-    G = net.kernel_fn(X, X, kind)
-    return np.sort(np.linalg.eigvalsh(G)) / len(X)
 
 
 def _expanded(spec):
@@ -92,16 +77,6 @@ def test_hypercube_multiset_equals_brute_force_gram(name, net, domain, kind):
     assert np.max(np.abs(ours - brute)) < 1e-12 * scale
 
 
-@pytest.mark.parametrize("kind", ["nngp", "ntk"])
-def test_tree_recursion_within_bound_of_enumeration(kind):
-    """Tree moment recursion (mpmath) vs exact enumeration: |difference| <= proven bound."""
-    exact = spectrum(TREE, ProductHypercube(4, 2), kind, 8)
-    tree = spectrum(TREE, ProductHypercube(4, 2), kind, 8, method="tree", max_power=24)
-    for e in exact.entries():
-        diff = abs(float(tree.eigenvalue(e.r)) - e.eigenvalue)
-        assert diff <= float(tree.error_bound(e.r)) + 1e-13, e.r
-
-
 def test_series_method_within_bound_of_enumeration():
     """Non-tree DAG: truncated multivariate series (M15) within its M16 bound."""
     exact = spectrum(OVERLAP, ProductHypercube(5, 2), "ntk", 3)
@@ -112,28 +87,7 @@ def test_series_method_within_bound_of_enumeration():
         assert diff <= float(series.error_bound(e.r)) + 1e-13, e.r
 
 
-def test_polynomial_tree_is_exact_and_matches_enumeration():
-    net = serial(Conv(2, stride=2), Polynomial([0, 1, 1]), Conv(2, stride=2), Polynomial([1, 0, 1]), Flatten(), Dense())
-    dom = ProductHypercube(4, 2)
-    exact = spectrum(net, dom, "ntk", 8, method="tree", max_power=12)
-    assert exact.exact
-    r = (1, 0, 2, 0)
-    assert isinstance(exact.eigenvalue(r), sympy.Rational) and exact.error_bound(r) == 0
-    enum = spectrum(net, dom, "ntk", 8)
-    for e in enum.entries():
-        assert float(exact.eigenvalue(e.r)) == pytest.approx(e.eigenvalue, rel=1e-11, abs=1e-14)
-
-
 # ---------------------------------------------------- Misiakiewicz–Mei Prop. 1
-
-
-def _cyclic_diameter(S, d):
-    """Size of the smallest cyclic interval of Z_d containing S."""
-    if not S:
-        return 0
-    s = sorted(S)
-    gaps = [(s[(i + 1) % len(s)] - s[i]) % d or d for i in range(len(s))]
-    return d - max(gaps) + 1
 
 
 def test_misiakiewicz_mei_prop1_circular_convolution():
@@ -161,18 +115,6 @@ def test_misiakiewicz_mei_prop1_circular_convolution():
 # ------------------------------------------------------------ product spheres
 
 
-def _legendre_quadrature_eigenvalue(kernel, r, nodes=160):
-    """lambda(r) on (S^2)^d, d <= 2: int K(t) prod P_{r_i}(t_i) prod dt_i/2 (n0 = 3: Legendre)."""
-    x, w = np.polynomial.legendre.leggauss(nodes)
-    d = len(r)
-    P = [np.polynomial.legendre.Legendre.basis(k)(x) for k in r]
-    if d == 1:
-        return float(np.sum(w / 2 * kernel(x[:, None]) * P[0]))
-    T1, T2 = np.meshgrid(x, x, indexing="ij")
-    K = kernel(np.stack([T1, T2], axis=-1))
-    return float(np.einsum("i,j,ij,i,j->", w / 2, w / 2, K, P[0], P[1]))
-
-
 @pytest.mark.parametrize("kind", ["nngp", "ntk"])
 def test_product_sphere_matches_quadrature(kind):
     """d = 2, n0 = 3: the tree recursion equals 2-D Gauss–Legendre quadrature.
@@ -186,18 +128,6 @@ def test_product_sphere_matches_quadrature(kind):
     for r in [(0, 0), (1, 0), (1, 1), (2, 0), (2, 1), (3, 0)]:
         quad = _legendre_quadrature_eigenvalue(kernel, r)
         assert float(spec.eigenvalue(r)) == pytest.approx(quad, abs=2e-9 + float(spec.error_bound(r)))
-
-
-def test_product_sphere_d1_relu_tree_within_bound_of_quadrature():
-    """Small n0 is the hard case for the recursion (slow decay of mu_0(t^2m) = 1/(2m+1)):
-    its value must still lie within its proven bound of the quadrature value."""
-    net = serial(Dense(), Relu(), Dense(), Relu(), Dense())
-    spec = spectrum(net, ProductSphere(1, 3), "ntk", 4, method="tree", max_power=32)
-    kernel = lambda t: net.kernel_of_correlations(t, "ntk")  # noqa: E731
-    for k in range(5):
-        quad = _legendre_quadrature_eigenvalue(kernel, (k,), nodes=400)
-        # relu NTK has a (1-t)^(1/2) endpoint singularity: Gauss–Legendre error ~ N^-3 ~ 1e-8
-        assert abs(float(spec.eigenvalue((k,))) - quad) <= float(spec.error_bound((k,))) + 1e-7
 
 
 # --------------------------------------------------------------- structure
@@ -232,32 +162,8 @@ def test_classes_sum_multiplicities():
     assert sum(float(e.eigenvalue) * e.multiplicity for e in spec.entries()) == pytest.approx(float(spec.total()), rel=1e-12)
 
 
-# --------------------------------------------------------------- asymptotics
-
-
-@pytest.mark.slow
-def test_m19_asymptotics_depth2_tree_polynomial_dual():
-    """Exact rational lambda(r)(n0) has leading exponent -|r|; asymptotic() matches to O(1/n0).
-
-    Filter dependence (derived): one power of 1/k per space-tree edge, except the
-    edge leaving a patch of degree r_i, which carries k^{-r_i}.
-    """
-    net = serial(Conv(2, stride=2), Polynomial([0, 1, 1]), Conv(2, stride=2), Polynomial([0, 1, 1]), Flatten(), Dense())
-    spec = spectrum(net, ProductSphere(4, 6), "ntk", 3)
-    n0 = sympy.Symbol("n0", positive=True)
-    k1, k2 = sympy.symbols("k1 k2", positive=True)
-    for r, filters in [((1, 0, 0, 0), k1 * k2), ((1, 1, 0, 0), k1**2 * k2), ((1, 0, 1, 0), k1**2 * k2**2)]:
-        exact = spec.eigenvalue_in_n0(r)
-        assert sympy.limit(sympy.log(exact) / sympy.log(n0), n0, sympy.oo) == -sum(r)
-        asym = spec.asymptotic(r)
-        assert sympy.simplify(asym * filters * n0 ** sum(r)).free_symbols == set()
-        concrete = asym.subs({k1: 2, k2: 2}) if r != (1, 1, 0, 0) else spec.asymptotic(r, leading_in_filters=False).subs({k1: 2, k2: 2})
-        ratio = sympy.limit((exact - concrete) * n0 ** (sum(r) + 1), n0, sympy.oo)
-        assert ratio.is_finite  # exact - asymptotic = O(n0^{-|r|-1})
-        assert float(exact.subs(n0, 6)) == pytest.approx(float(spec.eigenvalue(r)), rel=1e-14)
-
-
 # --------------------------------------------------------------- properties
+
 
 PROPERTY_CASES = [(TREE, ProductHypercube(4, 2)), (CIRCULAR, ProductHypercube(6, 1)), (MLP, ProductHypercube(8, 1))]
 

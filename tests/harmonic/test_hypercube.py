@@ -20,7 +20,7 @@ from eigencalc.hypercube import HypercubeSpectrum, hypercube_eigenvalues, hyperc
 
 t = sympy.Symbol("t")
 
-from oracles import relu_kernels
+from tests.oracles import relu_kernels
 
 
 def relu_ntk(depth):

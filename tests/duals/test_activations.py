@@ -22,19 +22,10 @@ from eigencalc.special.gaussian import bivariate_gaussian_expectation
 from eigencalc.activations import rho as RHO
 from eigencalc.activations import x as X
 
-EXACT = [
-    ("relu", {}),
-    ("leaky_relu", {"slope": 0.2}),
-    ("abs", {}),
-    ("step", {}),
-    ("erf", {}),
-    ("sin", {}),
-    ("cos", {}),
-    ("exp", {}),
-    ("monomial", {"degree": 3}),
-    ("polynomial", {"coeffs": [1, -2, 0, sympy.Rational(1, 2)]}),
-]
-QUADRATURE = [("tanh", {}), ("sigmoid", {}), ("gelu", {}), ("swish", {}), ("softplus", {})]
+from tests.cases import CLOSED_FORM_ACTIVATIONS, QUADRATURE_ACTIVATIONS
+
+EXACT = CLOSED_FORM_ACTIVATIONS
+QUADRATURE = QUADRATURE_ACTIVATIONS
 ALL = EXACT + QUADRATURE
 KINKED = {"relu", "leaky_relu", "abs", "step"}
 ids = [n for n, _ in ALL]

@@ -6,6 +6,8 @@ untruncated spectra for the tail approximation; direct dense solves for the
 KRR linear algebra; and, in the slow tier, real kernel ridge regression on
 sampled data (means over repeats, spreads and standard errors reported).
 
+The learning-curve tests of pooled kernels (moved from test_pooling.py) are at the end.
+
 Slow-test sizes are chosen so the whole file runs in about two minutes on two
 cores: hypercube Gram matrices by table lookup, one Cholesky per repeat.
 """
@@ -13,10 +15,12 @@ cores: hypercube Gram matrices by table lookup, one Cholesky per repeat.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 
+from eigencalc import targets
 from eigencalc.architectures import Conv, Dense, Flatten, Relu, serial
 from eigencalc.domains import ProductHypercube, ProductSphere
 from eigencalc.learn.curves import (
@@ -29,6 +33,7 @@ from eigencalc.learn.curves import (
 )
 from eigencalc.spectra import SpectrumEntry, spectrum
 from eigencalc.targets import f_HF, f_LF, harmonic, k_global, k_local
+from tests.cases import _mm_nets
 
 RIDGE = 1e-3
 MLP2 = serial(Flatten(), Dense(), Relu(), Dense(), Relu(), Dense())
@@ -493,3 +498,41 @@ def test_misiakiewicz_mei_local_kernel_before_fully_connected():
     e_ck, e_fc = _threshold(ms, m_ck[0].test_mse, 0.5), _threshold(ms, m_fc.test_mse, 0.5)
     print(f"measured m*(0.5): CK {e_ck:.0f}, FC {e_fc:.0f}")
     assert e_fc > 5 * e_ck
+
+
+# ================================================================ pooled kernels
+# (moved from test_pooling.py)
+
+
+def test_misiakiewicz_mei_thresholds_with_pooling():
+    """Samples to reach test MSE 1/2 on f_LF,3 (d = 12): CK-GP < CK < FC; GP never learns f_HF,3.
+
+    Global pooling keeps only the shift-invariant (j = 0) sector, where f_LF,3 lives, and
+    divides the number of competing modes by d; f_HF,3 lives at j = d/2, which it removes.
+    """
+    dom = ProductHypercube(12, 1)
+    m = np.unique(np.round(np.logspace(0.5, 4, 40)).astype(int))
+    need = {}
+    for name, net in _mm_nets().items():
+        spec = spectrum(net, dom, "ntk", 4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # f_* have no mass beyond max_frequency; tail warnings are about kappa only
+            for t in ("f_LF", "f_HF"):
+                need[name, t] = learning_curve(spec, getattr(targets, t)(dom, 3), m, ridge=1e-3).samples_to_reach(0.5)
+    assert need["CK-GP", "f_LF"] < need["CK", "f_LF"] < need["FC", "f_LF"]
+    assert need["CK", "f_LF"] == need["CK", "f_HF"]  # pooling-free kernels cannot tell them apart
+    assert need["CK-GP", "f_HF"] == np.inf
+
+
+@pytest.mark.slow
+def test_pooled_prediction_matches_kernel_regression():
+    """CK-GP on f_LF,3 (d = 12): eigenlearning vs real KRR within 3 spreads + 15%."""
+    dom = ProductHypercube(12, 1)
+    net = _mm_nets()["CK-GP"]
+    spec = spectrum(net, dom, "ntk", 12)
+    target = targets.f_LF(dom, 3)
+    m = [4, 8, 16, 32]
+    pred = learning_curve(spec, target, m, ridge=1e-3)
+    meas = krr_experiment(net, dom, target, m, ridge=1e-3, n_test=500, repeats=6, seed=3, kind="ntk")
+    for p, mu, sd in zip(pred.test_mse, meas.test_mse, meas.std):
+        assert abs(p - mu) <= 3 * sd + 0.15 * max(p, mu), (p, mu, sd)

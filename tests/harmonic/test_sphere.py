@@ -27,7 +27,7 @@ from eigencalc.spheres import (
 
 t = sympy.Symbol("t")
 
-from oracles import relu_kernels
+from tests.oracles import relu_kernels
 
 
 def mp(x):

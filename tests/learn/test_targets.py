@@ -19,11 +19,7 @@ from eigencalc.architectures import Conv, Dense, Erf, Flatten, Relu, serial
 from eigencalc.domains import ProductHypercube, ProductSphere
 from eigencalc.spectra import spectrum
 from eigencalc.targets import Target, cyclic_local, f_HF, f_LF, harmonic, k_global, k_local
-
-
-def _all_points(domain):
-    pts = np.array(list(itertools.product([-1.0, 1.0], repeat=domain.d * domain.n0)))
-    return pts.reshape(-1, domain.d, domain.n0)
+from tests.cases import _all_points
 
 
 # ------------------------------------------------------------ exact on hypercubes
