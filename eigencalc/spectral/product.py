@@ -45,6 +45,7 @@ import sympy
 from ..core.defaults import MAX_POWER
 from ..core.deprecation import warn_deprecated
 from ..core.numbers import to_float
+from ..core.progress import progress
 from ..core.tables import Tabular
 from ..core.validate import REQUIRED, check_int, required_kind
 from ..harmonic.domains import (
@@ -343,7 +344,10 @@ class Spectrum(_EntriesTabular):
         """Every eigenvalue class up to ``max_frequency``, sorted by (frequency, space, -eigenvalue)."""
         if getattr(self, "_entries", None) is None:
             out = []
-            for r, count in self.representatives():
+            classes = self.representatives()
+            bar = progress(classes, desc=f"spectrum ({self.method}, {len(classes)} classes)",
+                           enabled=None if len(classes) > 64 else False)
+            for r, count in bar:
                 value = self.eigenvalue(r)
                 mult = self.domain.multiplicity(r)
                 out.append(
