@@ -25,6 +25,7 @@ LAYERS = {
     "harmonic": 2,
     "duals": 2,
     "kernel": 3,
+    "finite": 3,
     "spectral": 4,
     "checks": 5,
     "learn": 5,
