@@ -521,11 +521,9 @@ def kernel_of_correlations(net: Layer, t: Any, kind: str = REQUIRED, *, engine: 
     flat = op_table_of(net, t.shape[-1])
     require_no_pooling(flat, "kernel_of_correlations")
     T = np.ascontiguousarray(t.reshape(-1, t.shape[-1]))
-    large = T.shape[0] >= NUMBA_PAIRS
-    if engine == "numpy" or (engine == "auto" and not large):
-        return _correlations_numpy(flat, T, kind).reshape(t.shape[:-1])
-    if _select_engine(flat, engine, "kernel_of_correlations") == "numpy":
-        return _correlations_numpy(flat, T, kind).reshape(t.shape[:-1])
+    wants_numba = engine == "numba" or (engine == "auto" and T.shape[0] >= NUMBA_PAIRS)
+    if not wants_numba or _select_engine(flat, engine, "kernel_of_correlations") == "numpy":
+        return _correlations_numpy(flat, T, kind, _unit_variances_numpy(flat)).reshape(t.shape[:-1])
     out = np.empty(T.shape[0])
     V = _correlation_variances(flat)
     _warm("correlations")
@@ -538,11 +536,16 @@ def kernel_of_correlations(net: Layer, t: Any, kind: str = REQUIRED, *, engine: 
     return out.reshape(t.shape[:-1])
 
 
-def _correlations_numpy(flat: OpTable, T: np.ndarray, kind: str) -> np.ndarray:
-    """The reference interpreter at correlations ``T`` (B, d): one self run at t = 1, then one batched run."""
+def _unit_variances_numpy(flat: OpTable) -> np.ndarray:
+    """Activation variances of equal-norm inputs, shape (1, n_var): the reference self run at t = (1, ..., 1)."""
     V = np.zeros((1, flat.program.n_variances))
     run_program(flat.program, np.ones((1, flat.d)), "nngp", V, V, True)
     check_variances(flat.program, V, "t=1")
+    return V
+
+
+def _correlations_numpy(flat: OpTable, T: np.ndarray, kind: str, V: np.ndarray) -> np.ndarray:
+    """The reference interpreter at correlations ``T`` (B, d) with the unit-input variances ``V``."""
     V = np.broadcast_to(V, (T.shape[0], V.shape[1]))
     return run_program(flat.program, T, kind, V, V, False)
 
@@ -561,7 +564,7 @@ def require_no_pooling(flat: OpTable, what: str) -> None:
         )
 
 
-def walsh_values(flat: OpTable, net: Layer, n0: int, kind: str, engine: str) -> np.ndarray:
+def walsh_values(flat: OpTable, n0: int, kind: str, engine: str) -> np.ndarray:
     """K at all :math:`2^{d n_0}` sign patterns :math:`z = x \\circ y` (bit i n0 + c set: z_ic = -1)."""
     d = flat.d
     bits = d * n0
@@ -579,11 +582,12 @@ def walsh_values(flat: OpTable, net: Layer, n0: int, kind: str, engine: str) -> 
                 _nk._walsh_values_jit(*args, _n_chunks(u1 - u0), out)
         return out
     chunk = 1 << 16
+    V = _unit_variances_numpy(flat)
     shifts = (np.arange(d) * n0).astype(np.uint64)
     for u0 in range(0, out.size, chunk):
         u = np.arange(u0, min(u0 + chunk, out.size), dtype=np.uint64)
         counts = np.zeros((u.size, d))
         for c in range(n0):
             counts += ((u[:, None] >> (shifts + np.uint64(c))) & np.uint64(1)).astype(float)
-        out[u0 : u0 + u.size] = _correlations_numpy(flat, (n0 - 2 * counts) / n0, kind)
+        out[u0 : u0 + u.size] = _correlations_numpy(flat, (n0 - 2 * counts) / n0, kind, V)
     return out

@@ -74,7 +74,7 @@ def hypercube_spectrum(net: Layer, domain, kind: str = REQUIRED, *, n0: Any = No
     flat = op_table_of(net, d)
     require_no_pooling(flat, "hypercube_spectrum")
     engine = _select_engine(flat, engine, "hypercube_spectrum")
-    values = walsh_values(flat, net, n0, kind, engine)
+    values = walsh_values(flat, n0, kind, engine)
     if engine == "numba":
         fwht_numba(values)
     else:
