@@ -111,6 +111,7 @@ def _mc_estimates(net, domain, rs, n_samples, seed, kind, block, engine, estimat
         X = sample(domain, b, rng)
         Y = sample(domain, b, rng)
         K = kernel_pairs(net, X, Y, kind, engine=engine)
+        X, Y = (Z.reshape(b, domain.d, domain.n0) for Z in (X, Y))  # harmonics per patch, row-major on a grid
         rows = []
         for r in rs:
             Kc = K - c if any(r) else K  # E[c Y_r(x) Y_r(y)] = c E[Y_r]^2 = 0 for r != 0

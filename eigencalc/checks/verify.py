@@ -181,7 +181,7 @@ def verify(
     rs = [e.r for e in entries]
     if method == "walsh":
         lam = hypercube_spectrum(net, domain, kind, engine=engine)
-        kmax = abs(float(net.kernel_of_correlations(np.ones(domain.d), kind)))
+        kmax = abs(float(net.kernel_of_correlations(np.ones(domain.d), kind, grid=domain.grid, n0=domain.n0)))
         estimates = np.array([lam[_walsh_mask(r, domain.n0)] for r in rs])
         # K is largest at t = 1 (nonnegative series coefficients); FWHT rounding <= n eps max|K|,
         # kernel rounding a few ulps per layer: (n + 100) eps max|K| covers both.

@@ -112,13 +112,16 @@ def check_nonnegative(value: Any, what: str) -> float:
 
 
 def check_inputs(X: Any, name: str) -> np.ndarray:
-    """Raw network inputs: a finite float array of shape ``(N, d, n0)`` with no empty axis."""
+    """Raw network inputs: a finite float array of shape ``(N, d, n0)`` or ``(N, H, W, n0)``, no empty axis."""
     try:
         X = np.asarray(X, dtype=float)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a real array of shape (N, d, n0): {err}") from None
-    if X.ndim != 3:
-        raise ValueError(f"{name} must have shape (N, d, n0) (inputs, patches, channels), got shape {X.shape}")
+    if X.ndim < 3:
+        raise ValueError(
+            f"{name} must have shape (N, d, n0) (inputs, patches, channels) or (N, H, W, n0) on a grid, "
+            f"got shape {X.shape}"
+        )
     if 0 in X.shape:
         raise ValueError(f"{name} has an empty axis: shape {X.shape}")
     if not np.isfinite(X).all():

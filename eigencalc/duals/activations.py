@@ -289,6 +289,10 @@ class Activation:
             return [self._exact_hermite(k, q) for k in range(kmax + 1)]
         return list(_numeric_hermite(self, kmax, q, mpmath.mp.dps))
 
+    def _hermite_squares(self, kmax: int, q: Any) -> list:
+        r""":math:`[a_0(q)^2, \dots, a_{kmax}(q)^2]` (M6); subclasses with a closed form for the squares override it."""
+        return [a * a for a in self.hermite_coefficients(kmax, q)]
+
     # ----- second moments -----------------------------------------------------
     def second_moment(self, q: Any = 1):
         r""":math:`E[\phi(\sqrt q z)^2] = \hat\phi_q(1) = \sum_k a_k(q)^2` (M6)."""
@@ -310,9 +314,8 @@ class Activation:
     # ----- dual series (M6) ---------------------------------------------------
     def dual_series(self, kmax: int, q: Any = 1) -> DualSeries:
         r"""Coefficients :math:`a_k(q)^2`, k <= kmax, with the rigorous tail (M6, M16)."""
-        coeffs = self.hermite_coefficients(kmax, q)
+        squares = self._hermite_squares(kmax, q)
         q = _check_variance(q)
-        squares = [a * a for a in coeffs]
         if self.exact:
             total = self.second_moment(q)
             tail = total - sum(squares)
@@ -567,6 +570,24 @@ class ABRelu(_ExactActivation):
         if k == 1:
             return s * (a + b) / 2
         return (b - a) * s * _gaussian.hermite_e_at_zero(k - 2) / sympy.sqrt(2 * sympy.pi * sympy.factorial(k))
+
+    def _hermite_squares(self, kmax, q):
+        r""":math:`a_k^2` directly, rational multiples of q and q/π: :math:`a_k^2 = (b-a)^2 q\, He_{k-2}(0)^2 / (2\pi k!)`.
+
+        The same numbers as squaring :meth:`_exact_hermite`, without sympy
+        simplifying square roots (which dominates deep dual series).
+        """
+        kmax = check_int(kmax, "kmax", 0)
+        q = _check_variance(q)
+        self._check_l2(q)
+        a, b = self.a, self.b
+        scale = (b - a) ** 2 * q / sympy.pi
+        out = [scale / 2, q * (a + b) ** 2 / 4]
+        factorial = 2
+        for k in range(2, kmax + 1):
+            factorial *= k if k > 2 else 1
+            out.append(scale * sympy.Rational(_gaussian.hermite_e_at_zero(k - 2) ** 2, 2 * factorial))
+        return out[: kmax + 1]
 
     def _exact_second_moment(self, q):
         return q * (self.a**2 + self.b**2) / 2

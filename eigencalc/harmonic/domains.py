@@ -8,6 +8,12 @@ uniform on :math:`\{-1, 1\}^{n_0}`.  In both cases the per-patch correlation
 one-patch harmonics :math:`Y_r(x) = \prod_i Y_{r_i}(x_i)` diagonalise every
 kernel :math:`K(t_1, \dots, t_d)`.
 
+The patches sit on a row (``d`` an int, 1-D) or on a grid (``d = (H, W)``,
+2-D, any number of axes): the domain keeps the ``grid``, ``d`` is the number
+of patches, and multi-indices, patches and positions are numbered row-major,
+as the kernel compiler numbers them.  A multi-index on a grid may be given in
+its grid shape (``r[h][w]``) or flat.
+
 The one-patch building block is the eigenvalue of a monomial,
 :math:`\mu_k(t^a; n_0)`: M11 on the sphere, M12 on the hypercube.  Both are
 exact rationals (``fractions.Fraction``) for integer ``n0``; the sphere one is
@@ -17,7 +23,7 @@ also available with a sympy symbol for ``n0`` (asymptotics).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -100,16 +106,44 @@ def hypercube_monomial_eigenvalue(k: int, a: int, n: int) -> Fraction:
 
 @dataclass(frozen=True)
 class Domain:
-    """A product of ``d`` identical patch domains with ``n0`` coordinates each (M14)."""
+    """A product of ``d`` identical patch domains with ``n0`` coordinates each (M14).
+
+    ``d`` is an int (a row of patches) or a grid shape such as ``(H, W)``;
+    after construction ``d`` is the number of patches and ``grid`` the shape
+    (``(d,)`` for a row).
+    """
 
     d: int
     n0: int
+    grid: tuple = field(init=False, repr=False)
 
     kind = "abstract"
 
     def __post_init__(self):
-        check_int(self.d, "d (number of patches)")
+        if isinstance(self.d, (tuple, list, np.ndarray)):
+            if len(self.d) == 0:
+                raise ValueError("the grid of patches needs at least one axis, got ()")
+            grid = tuple(check_int(v, f"grid axis {k} (patches along it)") for k, v in enumerate(self.d))
+        else:
+            grid = (check_int(self.d, "d (number of patches)"),)
+        object.__setattr__(self, "grid", grid)
+        object.__setattr__(self, "d", math.prod(grid))
         check_int(self.n0, "n0 (coordinates per patch)", self._min_n0)
+
+    @property
+    def ndim(self) -> int:
+        """Number of grid axes (1 for a row of patches, 2 for an image grid)."""
+        return len(self.grid)
+
+    def _geometry(self) -> str:
+        return f"d={self.d}" if self.ndim == 1 else f"d={self.grid}"
+
+    def grid_index(self, r: tuple) -> tuple:
+        """A flat multi-index in the grid's shape: nested tuples ``r[h][w]`` (the flat tuple on a row)."""
+        def nested(a):
+            return tuple(nested(b) for b in a) if isinstance(a, list) else int(a)
+
+        return nested(np.asarray(r, dtype=np.int64).reshape(self.grid).tolist())
 
     _min_n0 = 1
 
@@ -160,7 +194,9 @@ class Domain:
 
     # multi-indices -------------------------------------------------------------
     def check_index(self, r: Any) -> tuple:
-        """Validate a multi-index r (length d, nonnegative integers)."""
+        """Validate a multi-index r (length d, or the grid's shape; nonnegative integers); returns it flat."""
+        if self.ndim > 1:
+            r = self._flatten_grid_index(r)
         try:
             r = tuple(r)
         except TypeError:
@@ -173,6 +209,18 @@ class Domain:
             if v < 0:
                 raise ValueError(f"multi-index entries must be >= 0, got {v}")
         return tuple(int(v) for v in r)
+
+    def _flatten_grid_index(self, r: Any):
+        """A multi-index given in the grid's shape, row-major; flat ones pass through."""
+        try:
+            shape = np.shape(np.asarray(r, dtype=object))
+        except ValueError:  # ragged
+            raise ValueError(f"multi-index r must have shape {self.grid} (or length {self.d}), got a ragged {r!r}") from None
+        if shape == self.grid:
+            return list(np.asarray(r, dtype=object).reshape(-1))
+        if len(shape) == 1:
+            return r
+        raise ValueError(f"multi-index r must have shape {self.grid} (the grid) or length {self.d}, got shape {shape}")
 
     def check_harmonic_index(self, r: Any) -> tuple:
         r"""A multi-index r (:meth:`check_index`) whose eigenspace exists: :math:`\mathrm{mult}(r) > 0` (M14).
@@ -231,13 +279,13 @@ class ProductSphere(Domain):
         return max(float(sphere_monomial_eigenvalue(k, b, n)) for b in range(a, turn + 1, 2)) * (1 + 1e-12)
 
     def sample(self, N: int, seed: Any = None) -> np.ndarray:
-        """N inputs of shape (d, n0), each patch uniform on the radius-sqrt(n0) sphere."""
+        """N inputs of shape (d, n0) (on a grid ``(H, W, n0)``), each patch uniform on the radius-sqrt(n0) sphere."""
         N = check_int(N, "N (number of samples)")
-        g = np.random.default_rng(seed).standard_normal((N, self.d, self.n0))
+        g = np.random.default_rng(seed).standard_normal((N, *self.grid, self.n0))
         return g * (np.sqrt(self.n0) / np.linalg.norm(g, axis=-1, keepdims=True))
 
     def __repr__(self) -> str:
-        return f"ProductSphere(d={self.d}, n0={self.n0})"
+        return f"ProductSphere({self._geometry()}, n0={self.n0})"
 
 
 @dataclass(frozen=True)
@@ -279,13 +327,13 @@ class ProductHypercube(Domain):
         return max(head, limit) * (1 + 1e-12)
 
     def sample(self, N: int, seed: Any = None) -> np.ndarray:
-        """N inputs of shape (d, n0) with independent uniform signs."""
+        """N inputs of shape (d, n0) (on a grid ``(H, W, n0)``) with independent uniform signs."""
         N = check_int(N, "N (number of samples)")
         rng = np.random.default_rng(seed)
-        return rng.choice(np.array([-1.0, 1.0]), size=(N, self.d, self.n0))
+        return rng.choice(np.array([-1.0, 1.0]), size=(N, *self.grid, self.n0))
 
     def __repr__(self) -> str:
-        return f"ProductHypercube(d={self.d}, n0={self.n0})"
+        return f"ProductHypercube({self._geometry()}, n0={self.n0})"
 
 
 def Sphere(n: int) -> ProductSphere:
@@ -311,7 +359,7 @@ def check_domain(domain: Any) -> Domain:
 
 
 def sample(domain: Domain, N: int, seed: Any = None) -> np.ndarray:
-    r"""N independent uniform inputs of shape ``(N, d, n0)`` on a product domain (M14).
+    r"""N independent uniform inputs of shape ``(N, d, n0)`` (``(N, H, W, n0)`` on a grid) on a product domain (M14).
 
     Delegates to ``domain.sample``: on a :class:`~eigencalc.domains.ProductSphere`
     each patch is uniform on the sphere of radius :math:`\sqrt{n_0}`, on a

@@ -165,8 +165,32 @@ def cmd_critical(args) -> int:
     return 0
 
 
-def _domain(args):
+def grid_argument(text: str):
+    """``--d``: a number of patches in a row (``16``) or an image grid ``HxW`` (``4x4``), parsed, never eval'd.
 
+    Returns an int (1-D) or a tuple ``(H, W)``; argparse turns the error into one line, exit 2.
+
+    >>> grid_argument("16"), grid_argument("4x3")
+    (16, (4, 3))
+    """
+    parts = text.strip().lower().split("x")
+    if not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected a number of patches like 16 or a grid HxW like 4x4, got {text!r}"
+        )
+    sizes = tuple(int(p) for p in parts)
+    if min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"every grid size must be >= 1, got {text!r}")
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
+def _grid_text(d) -> int | str:
+    """``--d`` as it is reported (JSON parameters): the int, or ``"4x4"`` for a grid."""
+    return "x".join(map(str, d)) if isinstance(d, tuple) else d
+
+
+def _domain(args):
+    """The product domain of ``--domain``, ``--d`` (a row or an ``HxW`` grid of patches) and ``--n0``."""
     cls = ProductSphere if args.domain == "sphere" else ProductHypercube
     return cls(args.d, args.n0)
 
@@ -182,7 +206,7 @@ def cmd_spectrum(args) -> int:
     note = f"{spec!r}; trace K(1) = {format_number(spec.trace())}"
     emit(
         args, "spectrum", rows,
-        parameters={"arch": args.arch, "domain": args.domain, "d": args.d, "n0": args.n0, "kind": args.kind,
+        parameters={"arch": args.arch, "domain": args.domain, "d": _grid_text(args.d), "n0": args.n0, "kind": args.kind,
                     "max_frequency": args.max_frequency, "method": spec.method, "exact": spec.exact},
         bounds=table._latex_bounds, note=note,
     )
@@ -273,7 +297,7 @@ def cmd_verify(args) -> int:
 
 
 def vars_of(args, *names) -> dict:
-    return {n: getattr(args, n) for n in names}
+    return {n: _grid_text(getattr(args, n)) if n == "d" else getattr(args, n) for n in names}
 
 
 def cmd_demo(args) -> int:
@@ -338,7 +362,8 @@ _KIND_WARNING = ("eigencalc: warning: pass --kind nngp or --kind ntk; omitting i
 
 def _add_domain(p) -> None:
     p.add_argument("--domain", choices=["sphere", "hypercube"], default="sphere")
-    p.add_argument("--d", type=int, default=1, help="number of patches")
+    p.add_argument("--d", type=grid_argument, default=1, metavar="D|HxW",
+                   help="patches: a row of D patches (e.g. 16) or an image grid HxW (e.g. 4x4); default 1")
     p.add_argument("--n0", type=int, default=8, help="coordinates per patch")
 
 

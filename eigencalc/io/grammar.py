@@ -7,11 +7,19 @@ The text mirrors the Python combinators::
              | "[" net ( "|" net )* "]"   (parallel branches)
     args    := arg ( "," arg )*
     arg     := [ NAME "=" ] value
-    value   := NUMBER | NAME | STRING | "(" value ("," value)* ")"
+    value   := NUMBER | NAME | STRING | "(" value ("," value)* [","] ")"
 
-Example: ``"Conv(4, stride=4) Relu Conv(4, stride=4) Relu Flatten Dense"``;
+A bare NAME is a string (``padding=SAME``, ``parameterization=standard``),
+except ``None``, ``True`` and ``False``, which are those constants
+(``b_std=None``: no bias).  A parenthesised value is a tuple of values: 2-D
+filter shapes and strides, ``Conv((3, 3), stride=(2, 2), padding=SAME)``.
+
+Example: ``"Conv(4, stride=4) Relu Conv(4, stride=4) Relu Flatten Dense"``; on an image grid
+``"Conv((2,2), stride=(2,2), padding=SAME, parameterization=standard, out_chan=64) Relu
+AvgPool((2,2), stride=2) Flatten Dense(parameterization=standard, out_chan=10)"``;
 a residual block: ``"Conv(1) FanOut(2) [Relu Conv(3, padding=CIRCULAR) | Identity]
 FanInSum Relu Flatten Dense"``.  Numbers are read exactly (``0.1`` is 1/10).
+The ``repr`` of a network parses back to an equal network.
 Errors are :class:`ArchitectureSyntaxError` (a ``ValueError``) whose
 one-line message gives the column and repeats the text with ``>>>`` in front
 of the offending token.
@@ -32,6 +40,9 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?:/\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<string>'[^']*'|\"[^\"]*\")|(?P<punct>[()\[\],=|]))"
 )
+
+#: Bare names that stand for Python constants rather than strings.
+_CONSTANTS = {"None": None, "True": True, "False": False}
 
 #: Layer names of the grammar and the factories they call: the layer registry itself.
 LAYER_NAMES = LAYERS
@@ -133,7 +144,8 @@ class _Parser:
         try:
             return factory(*args, **kwargs)
         except (TypeError, ValueError) as err:
-            _fail(self.text, tok.pos, f"{tok.text}: {err}")
+            message = str(err)  # the layers' own messages usually start with the layer's name already
+            _fail(self.text, tok.pos, message if message.startswith(tok.text) else f"{tok.text}: {message}")
 
     def value(self):
         tok = self.tok
@@ -146,12 +158,14 @@ class _Parser:
             return tok.text[1:-1]
         if tok.kind == "name":
             self.i += 1
-            return tok.text
+            return _CONSTANTS.get(tok.text, tok.text)
         if self.at("("):
             self.take("punct", "(")
             values = [self.value()]
             while self.at(","):
                 self.take("punct", ",")
+                if self.at(")"):  # a trailing comma, as in Python's (3,)
+                    break
                 values.append(self.value())
             self.take("punct", ")")
             return tuple(values)

@@ -11,6 +11,13 @@ which every back end reads:
 * :func:`eigencalc.kernel.reference.run_program`, the numpy reference interpreter;
 * the numba interpreter, through the op table of :mod:`.table`;
 * :func:`eigencalc.kernel.dag.build_dag`, on node ids (one node per position).
+
+Positions live on a grid: ``d`` is an int (a row of patches, 1-D) or a shape
+``(H, W)`` (2-D; any number of spatial axes works).  Registers keep their
+spatial ``shape``; positions are numbered row-major (C order), so every back
+end sees flat positions and window arrays, whatever the dimension.  A window
+entry ``-1`` is zero padding (SAME): it adds nothing to a window sum but counts
+in the filter size that normalises it, as in stax.
 """
 
 from __future__ import annotations
@@ -19,13 +26,24 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
+import math
+
 import numpy as np
+import sympy
 
 from ..core.validate import check_int
 from .ops import Op
 from .spec import LayerSpec
 
-__all__ = ["Program", "Step", "Register", "Stream", "Compiler", "compile_network", "conv_indices"]
+__all__ = ["Program", "Step", "Register", "Stream", "Compiler", "compile_network", "conv_indices", "window_indices",
+           "check_grid", "PADDING", "InputWidthRequired"]
+
+#: Sentinel window entry: a zero-padded position (SAME padding).
+PADDING = -1
+
+
+class InputWidthRequired(ValueError):
+    """A standard-parameterization layer reads the input, so the program depends on ``n0``."""
 
 
 # --------------------------------------------------------------------------
@@ -40,7 +58,18 @@ class Step:
     ``op`` is an :class:`~.ops.Op`: ``affine`` (Dense/Conv), ``activation``,
     ``flatten``, ``pool`` (GlobalAvgPool), ``avgpool`` or ``sum`` (FanInSum);
     ``index`` is the ``(width_out, q)`` window array of an affine or avgpool
-    step (:func:`conv_indices`).
+    step (:func:`window_indices`; ``-1`` marks zero padding).
+
+    An affine step also carries its NTK coefficients (exact sympy numbers):
+    with :math:`M(\Sigma)_o = \frac1q \sum_{a<q} \Sigma_{w_o(a)}` the window mean,
+
+    .. math:: \Sigma' = \sigma_W^2 M(\Sigma) + \sigma_b^2, \qquad
+              \Theta' = \sigma_W^2 M(\Theta) + \tau\, M(\Sigma) + \beta,
+
+    where ``ntk_weight`` :math:`\tau = \sigma_W^2` and ``ntk_bias`` :math:`\beta = \sigma_b^2`
+    in the NTK parameterization (so :math:`\Theta' = \sigma_W^2 M(\Theta) + \Sigma'`, M2), and
+    :math:`\tau = n_{in} q` (the fan-in), :math:`\beta = [\text{bias}]` in the
+    standard one (stax ``parameterization="standard"``, Sohl-Dickstein et al. 2020).
 
     .. math:: r_{dst} \leftarrow \mathcal K_{layer}(r_{src_1}, \dots)
     """
@@ -53,6 +82,8 @@ class Step:
     width_in: int
     width_out: int
     index: Any = None
+    ntk_weight: Any = None
+    ntk_bias: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +101,7 @@ class Program:
     steps: tuple
     output: int
     full: bool
+    grid: tuple = ()
 
     @property
     def widths(self) -> tuple:
@@ -100,24 +132,66 @@ class Program:
         return tuple(dict.fromkeys(self.steps[s].layer.activation for s, _, _ in self.variance_slots))
 
 
+def _axis_windows(size: int, q: int, stride: int, padding: str) -> np.ndarray:
+    r"""Input coordinates read along one spatial axis: array ``(n_out, q)``, ``-1`` for zero padding (M1).
+
+    VALID: :math:`n_{out} = \lfloor (P - q)/s \rfloor + 1`, coordinate :math:`o s + a`.
+    SAME and CIRCULAR (stax / lax): :math:`n_{out} = \lceil P/s \rceil`, total padding
+    :math:`T = \max((n_{out}-1)s + q - P, 0)`, its floor half on the left:
+    coordinate :math:`c = o s + a - \lfloor T/2 \rfloor`; SAME reads zeros where
+    :math:`c \notin [0, P)`, CIRCULAR wraps :math:`c \bmod P`.
+    """
+    if padding == "VALID":
+        n_out = (size - q) // stride + 1
+        left = 0
+    else:
+        n_out = -(-size // stride)
+        left = max((n_out - 1) * stride + q - size, 0) // 2
+    coord = np.arange(n_out)[:, None] * stride + np.arange(q)[None, :] - left
+    if padding == "CIRCULAR":
+        return coord % size
+    return np.where((coord >= 0) & (coord < size), coord, PADDING)
+
+
+def window_indices(shape: tuple, filter_shape: tuple, strides: tuple, padding: str) -> tuple:
+    r"""Flat input positions read by each output position of a filter on a grid (M1): ``(index, out_shape)``.
+
+    ``index`` has shape ``(prod(out_shape), prod(filter_shape))``; positions and
+    filter taps are both numbered row-major, and ``-1`` marks a zero-padded tap
+    (SAME).  Per axis the geometry is :func:`_axis_windows`; a tap reads a real
+    position only when it does on every axis.
+
+    .. math:: w_o(a) = \sum_k c_k(o_k, a_k) \prod_{k' > k} P_{k'}
+
+    >>> index, out = window_indices((3, 3), (2, 2), (1, 1), "SAME")
+    >>> out, index[0].tolist(), index[-1].tolist()
+    ((3, 3), [0, 1, 3, 4], [8, -1, -1, -1])
+    """
+    per_axis = [_axis_windows(P, q, s, padding) for P, q, s in zip(shape, filter_shape, strides)]
+    out_shape = tuple(w.shape[0] for w in per_axis)
+    flat = np.zeros((1, 1), dtype=np.int64)
+    valid = np.ones((1, 1), dtype=bool)
+    for size, w in zip(shape, per_axis):
+        n_out, q = w.shape
+        flat = (flat[:, None, :, None] * size + w[None, :, None, :]).reshape(-1, flat.shape[1] * q)
+        valid = (valid[:, None, :, None] & (w >= 0)[None, :, None, :]).reshape(flat.shape)
+    return np.where(valid, flat, PADDING).astype(np.int64), out_shape
+
+
 def conv_indices(width: int, filter_size: int, stride: int, padding: str) -> np.ndarray:
-    r"""Input positions read by each output position: array ``(P_out, q)`` (M1).
+    r"""Input positions read by each output position of a 1-D filter: array ``(P_out, q)`` (M1).
 
     VALID: :math:`P_{out} = \lfloor (P - q)/s \rfloor + 1`, index :math:`o s + a`.
     CIRCULAR (stax): :math:`P_{out} = \lceil P/s \rceil`, total padding
-    :math:`T = \max((P_{out}-1)s + q - P, 0)`, index :math:`(o s + a - \lfloor T/2\rfloor) \bmod P`.
+    :math:`T = \max((P_{out}-1)s + q - P, 0)`, index :math:`(o s + a - \lfloor T/2\rfloor) \bmod P`;
+    SAME: the same geometry with ``-1`` (zero padding) outside ``[0, P)``.
 
     >>> conv_indices(4, 3, 1, "CIRCULAR").tolist()
     [[3, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 0]]
+    >>> conv_indices(4, 3, 1, "SAME").tolist()
+    [[-1, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, -1]]
     """
-    if padding == "VALID":
-        n_out = (width - filter_size) // stride + 1
-        left = 0
-    else:
-        n_out = -(-width // stride)
-        left = max((n_out - 1) * stride + filter_size - width, 0) // 2
-    idx = np.arange(n_out)[:, None] * stride + np.arange(filter_size)[None, :] - left
-    return idx % width
+    return window_indices((width,), (filter_size,), (stride,), padding)[0]
 
 
 # --------------------------------------------------------------------------
@@ -127,13 +201,29 @@ def conv_indices(width: int, filter_size: int, stride: int, padding: str) -> np.
 
 @dataclass(frozen=True)
 class Register:
-    """What the compiler knows of a register: its positions and whether it is a Gaussian layer output."""
+    """What the compiler knows of a register: its grid of positions, channels, and whether it is Gaussian.
 
-    width: int
+    ``shape`` is the spatial grid (``(1,)`` once flat); ``channels`` the finite
+    channel count when known (the input's ``n0``, a layer's ``out_chan``; None
+    otherwise), which only the standard parameterization reads.
+    """
+
+    shape: tuple
     flat: bool  # after Flatten / GlobalAvgPool
     gaussian: bool  # mean-zero Gaussian (after an affine layer), as stax's is_gaussian
     last: Op | str  # op that produced it ("input" for register 0)
     origin: str  # description for messages
+    channels: int | None = None
+
+    @property
+    def width(self) -> int:
+        """Number of positions."""
+        return math.prod(self.shape)
+
+    @property
+    def grid(self) -> str:
+        """The grid for messages: ``8`` (1-D) or ``4x4``."""
+        return "x".join(map(str, self.shape))
 
 
 @dataclass(frozen=True)
@@ -147,9 +237,11 @@ class Stream:
 class Compiler:
     """The state of one compilation; layers' compile rules call :meth:`walk`, :meth:`single` and :meth:`emit`."""
 
-    def __init__(self, d: int):
-        self.d = d
-        self.regs = [Register(d, False, False, Op.INPUT, "the input")]
+    def __init__(self, grid: tuple, n0: int | None = None):
+        self.grid = grid
+        self.d = math.prod(grid)
+        self.n0 = n0
+        self.regs = [Register(grid, False, False, Op.INPUT, "the input", n0)]
         self.steps: list = []
         self.full = False
 
@@ -172,26 +264,62 @@ class Compiler:
             )
         return streams[0]
 
-    def emit(self, layer, path: str, op: Op, src: tuple, out: Register, index=None, fresh: bool = True) -> Stream:
-        """Append the step ``new register <- layer(src)`` and return a stream on the new register."""
+    def emit(self, layer, path: str, op: Op, src: tuple, out: Register, index=None, fresh: bool = True,
+             ntk: tuple = (None, None)) -> Stream:
+        """Append the step ``new register <- layer(src)`` and return a stream on the new register.
+
+        ``ntk`` is ``(ntk_weight, ntk_bias)`` of an affine step (see :class:`Step`).
+        """
         width_in = self.regs[src[0]].width
         self.regs.append(out)
         dst = len(self.regs) - 1
-        self.steps.append(Step(layer, path, op, tuple(src), dst, width_in, out.width, index))
+        self.steps.append(Step(layer, path, op, tuple(src), dst, width_in, out.width, index, *ntk))
         return Stream(dst, fresh)
+
+    def input_channels(self, layer, stream: Stream, path: str) -> int:
+        """The finite channel count a standard-parameterization layer reads (its fan-in), or a clear error."""
+        reg = self.register(stream)
+        if reg.channels is not None:
+            return reg.channels
+        if reg.last == Op.INPUT:
+            raise InputWidthRequired(
+                f"{layer!r} at {path}: parameterization='standard' reads the input, whose channel count n0 "
+                "enters its NTK; pass n0 (kernel_fn does this from the inputs' last axis)"
+            )
+        raise ValueError(
+            f"{layer!r} at {path}: parameterization='standard' needs the channel count of its input "
+            f"({reg.origin}); give that layer out_chan=..."
+        )
 
     def needs_position_pairs(self) -> None:
         """Record that some step averages over several positions (cross-position covariances, M4)."""
         self.full = True
 
 
-def _check_d(d: Any) -> int:
-    return check_int(d, "d (number of input patches)", 1)
+def check_grid(d: Any) -> tuple:
+    """The grid of input patches: an int ``d`` (a row, 1-D) or a shape ``(H, W)``; returned as a tuple.
+
+    >>> check_grid(4), check_grid((2, 3))
+    ((4,), (2, 3))
+    """
+    if isinstance(d, (tuple, list, np.ndarray)):
+        if len(d) == 0:
+            raise ValueError("the grid of input patches needs at least one axis, got ()")
+        return tuple(check_int(v, f"grid axis {k} (patches along it)", 1) for k, v in enumerate(d))
+    return (check_int(d, "d (number of input patches)", 1),)
+
+
+def _check_d(d: Any) -> tuple:
+    return check_grid(d)
+
+
+def _check_n0(n0: Any) -> int | None:
+    return None if n0 is None else check_int(n0, "n0 (channels per input patch)", 1)
 
 
 @lru_cache(maxsize=128)
-def _compile_cached(net, d: int) -> Program:
-    comp = Compiler(d)
+def _compile_cached(net, grid: tuple, n0: int | None) -> Program:
+    comp = Compiler(grid, n0)
     streams = comp.walk(net, [Stream(0, True)], "net")
     if len(streams) != 1:
         raise ValueError(f"the network ends with {len(streams)} unmerged streams; add FanInSum()")
@@ -206,10 +334,10 @@ def _compile_cached(net, d: int) -> Program:
             f"missing readout: the network ends with {reg.origin}; end with a Dense() readout "
             "(after Flatten() or GlobalAvgPool() when d > 1)"
         )
-    return Program(d, tuple(comp.steps), streams[0].reg, comp.full)
+    return Program(comp.d, tuple(comp.steps), streams[0].reg, comp.full, grid)
 
 
-def compile_network(net, d: int) -> Program:
+def compile_network(net, d: Any, n0: int | None = None) -> Program:
     r"""Validate ``net`` for ``d`` input patches and compile it to a :class:`Program`.
 
     Errors name the layer (its repr and its path, e.g. ``net[2][1][0]``) and
@@ -217,6 +345,10 @@ def compile_network(net, d: int) -> Program:
     positions are gone, activation on a non-Gaussian input, stream-count or
     shape mismatches at ``parallel``/``FanInSum``, dependent ``FanInSum``
     branches, missing readout, ``d < 1``.
+
+    ``d`` is an int (1-D) or a grid shape such as ``(H, W)``; ``n0`` (channels
+    per patch) is read only by standard-parameterization layers on the input.
+    The program depends on ``n0`` only then, so it is compiled without it first.
 
     .. math:: \text{net} \mapsto (\text{step}_1, \dots, \text{step}_S),\quad \text{step} = (\text{dst} \leftarrow \text{layer}(\text{src}))
 
@@ -228,4 +360,10 @@ def compile_network(net, d: int) -> Program:
     """
     if not isinstance(net, LayerSpec):
         raise TypeError(f"expected a layer or network, got {type(net).__name__}")
-    return _compile_cached(net, _check_d(d))
+    grid, n0 = _check_d(d), _check_n0(n0)
+    try:
+        return _compile_cached(net, grid, None)
+    except InputWidthRequired:
+        if n0 is None:
+            raise
+        return _compile_cached(net, grid, n0)

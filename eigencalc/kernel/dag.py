@@ -13,7 +13,7 @@ from typing import Any
 
 import sympy
 
-from .compiler import _check_d, compile_network
+from .compiler import compile_network
 from .ops import Op
 from .spec import LayerSpec as Layer
 
@@ -38,8 +38,14 @@ class Node:
     (floats) / ``exact_weights`` (sympy) below; ``bias`` is :math:`b_{std}^2`.
     ``receptive_field`` is the set of input patches the node depends on.
 
+    An affine node's NTK adds ``ntk_scale`` :math:`\kappa` times its own
+    :math:`\Sigma_u` and ``ntk_shift`` :math:`c` (exact; :math:`\kappa = 1, c = 0` in the NTK
+    parameterization; :math:`\kappa = \tau/\sigma_W^2`, :math:`c = \beta - \kappa \sigma_b^2` in the
+    standard one, from the step's :math:`\tau, \beta`).  Zero-padded filter taps (SAME)
+    are simply absent from ``children``; the weights keep the full filter's :math:`1/q`.
+
     .. math:: \Sigma_u = \sum_c w_c \Sigma_c + b, \qquad
-              \Theta_u = \sum_c w_c \Theta_c + [\text{trainable}]\,\Sigma_u \quad \text{(M1, M2)}
+              \Theta_u = \sum_c w_c \Theta_c + [\text{trainable}]\,(\kappa\,\Sigma_u + c) \quad \text{(M1, M2)}
     """
 
     id: int
@@ -53,6 +59,8 @@ class Node:
     exact_bias: Any
     receptive_field: frozenset
     activation: Any = None
+    ntk_scale: Any = sympy.Integer(1)
+    ntk_shift: Any = sympy.Integer(0)
 
     @property
     def trainable(self) -> bool:
@@ -99,6 +107,12 @@ class Dag:
     output: int
     pooled: bool
     _parents: tuple = field(default=(), repr=False, compare=False)
+    grid: tuple = ()
+
+    @property
+    def standard(self) -> bool:
+        """True when some affine node is in the standard parameterization (its NTK is not ``+ Sigma_u``)."""
+        return any(n.ntk_scale != 1 or n.ntk_shift != 0 for n in self.nodes if n.op == Op.AFFINE)
 
     def __repr__(self) -> str:
         return (
@@ -194,9 +208,23 @@ def _short(value) -> str:
     return text if len(text) <= 12 else f"{float(value):.6g}"
 
 
+def _ntk_scale_and_shift(step) -> tuple:
+    r""":math:`(\kappa, c)` of :class:`Node` from the step's :math:`(\tau, \beta)`: :math:`\tau M(\Sigma) + \beta = \kappa \Sigma_u + c`."""
+    layer = step.layer
+    if step.ntk_weight == layer.w_var_exact and step.ntk_bias == layer.b_var_exact:
+        return sympy.Integer(1), sympy.Integer(0)
+    if layer.w_var_exact == 0:
+        raise ValueError(
+            f"{layer!r} at {step.path}: W_std = 0 in the standard parameterization makes the NTK read "
+            "M(Sigma), which the node kernel Sigma_u = b^2 no longer holds; use W_std > 0"
+        )
+    scale = sympy.nsimplify(step.ntk_weight) / layer.w_var_exact
+    return scale, sympy.nsimplify(step.ntk_bias) - scale * layer.b_var_exact
+
+
 @lru_cache(maxsize=64)
-def _build_dag_cached(net: Layer, d: int) -> Dag:
-    program = compile_network(net, d)
+def _build_dag_cached(program) -> Dag:
+    d = program.d
     nodes = []
     for i in range(d):
         nodes.append(Node(i, -1, i, Op.INPUT, (), (), (), 0.0, sympy.Integer(0), frozenset([i])))
@@ -207,7 +235,7 @@ def _build_dag_cached(net: Layer, d: int) -> Dag:
         ids = []
         src = [regs[r] for r in step.src]
 
-        def add(position, op, children, exact_weights, exact_bias=sympy.Integer(0), act=None):
+        def add(position, op, children, exact_weights, exact_bias=sympy.Integer(0), act=None, ntk=None):
             rf = frozenset().union(*(nodes[c].receptive_field for c in children))
             node = Node(
                 len(nodes),
@@ -221,6 +249,7 @@ def _build_dag_cached(net: Layer, d: int) -> Dag:
                 exact_bias,
                 rf,
                 act,
+                *(ntk or ()),
             )
             nodes.append(node)
             ids.append(node.id)
@@ -228,8 +257,10 @@ def _build_dag_cached(net: Layer, d: int) -> Dag:
         if step.op == Op.AFFINE:
             layer = step.layer
             w = layer.w_var_exact / step.index.shape[1]
+            ntk = _ntk_scale_and_shift(step)
             for o, window in enumerate(step.index):
-                add(o, Op.AFFINE, [src[0][a] for a in window], [w] * len(window), layer.b_var_exact)
+                kids = [src[0][a] for a in window if a >= 0]  # padded taps (SAME) read zeros
+                add(o, Op.AFFINE, kids, [w] * len(kids), layer.b_var_exact, ntk=ntk)
         elif step.op == Op.ACTIVATION:
             for o, c in enumerate(src[0]):
                 add(o, Op.ACTIVATION, [c], [one], act=step.layer.activation)
@@ -242,8 +273,8 @@ def _build_dag_cached(net: Layer, d: int) -> Dag:
         elif step.op == Op.AVGPOOL:
             omega = step.index.shape[1]
             for o, window in enumerate(step.index):
-                kids = [src[0][a] for a in window]
-                add(o, Op.POOL if omega > 1 else Op.AVERAGE, kids, [sympy.Rational(1, omega)] * omega)
+                kids = [src[0][a] for a in window if a >= 0]
+                add(o, Op.POOL if omega > 1 else Op.AVERAGE, kids, [sympy.Rational(1, omega)] * len(kids))
         elif step.op == Op.SUM:
             for o in range(step.width_out):
                 add(o, Op.SUM, [s[o] for s in src], [one] * len(src))
@@ -255,11 +286,14 @@ def _build_dag_cached(net: Layer, d: int) -> Dag:
             parents[c].append(n.id)
     (output,) = regs[program.output]
     pooled = any(n.op == Op.POOL for n in nodes)
-    return Dag(d, tuple(nodes), tuple(layers), output, pooled, tuple(tuple(p) for p in parents))
+    return Dag(d, tuple(nodes), tuple(layers), output, pooled, tuple(tuple(p) for p in parents), program.grid)
 
 
-def build_dag(net: Layer, d: int) -> Dag:
+def build_dag(net: Layer, d: Any, n0: int | None = None) -> Dag:
     r"""The :class:`Dag` of ``net`` on ``d`` patches (validated as :func:`compile_network`).
+
+    ``d`` is an int (a row of patches) or a grid such as ``(H, W)``; node
+    positions and patch ids are row-major.  ``n0`` as in :func:`compile_network`.
 
     .. math:: \Sigma_u = \sum_{c} w_{uc}\, \Sigma_c + b_u \quad (\text{linear nodes}),
               \qquad \Sigma_u = \hat\phi(\Sigma_c) \quad (\text{activation nodes})
@@ -271,7 +305,7 @@ def build_dag(net: Layer, d: int) -> Dag:
     """
     if not isinstance(net, Layer):
         raise TypeError(f"expected a layer or network, got {type(net).__name__}")
-    return _build_dag_cached(net, _check_d(d))
+    return _build_dag_cached(compile_network(net, d, n0))
 
 
 def _require_pooling_free(dag: Dag, what: str) -> None:

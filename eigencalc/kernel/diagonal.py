@@ -29,11 +29,14 @@ from .ops import Op
 __all__ = ["linear_diagonal", "activation_diagonal", "diagonal_walk"]
 
 
-def linear_diagonal(field, weights: Sequence, bias: Any, q: Sequence, theta: Sequence, trainable: bool) -> tuple:
-    r""":math:`(q_u, \Theta_u) = (b + \sum_c w_c q_c,\ \sum_c w_c \Theta_c + [\text{trainable}]\, q_u)` (M1, M2).
+def linear_diagonal(field, weights: Sequence, bias: Any, q: Sequence, theta: Sequence, trainable: bool,
+                    ntk: tuple = (1, 0)) -> tuple:
+    r""":math:`(q_u, \Theta_u) = (b + \sum_c w_c q_c,\ \sum_c w_c \Theta_c + [\text{trainable}]\,(\kappa q_u + c))` (M1, M2).
 
     ``weights``, ``bias``, ``q`` and ``theta`` (per child) are field elements;
-    the sums run left to right in the field's arithmetic.
+    the sums run left to right in the field's arithmetic.  ``ntk`` is the
+    node's :math:`(\kappa, c)` (:class:`~eigencalc.kernel.dag.Node`; ``(1, 0)`` in the
+    NTK parameterization).
 
     >>> from eigencalc.core.fields import FRACTIONS as F
     >>> half = F.one / 2
@@ -42,7 +45,12 @@ def linear_diagonal(field, weights: Sequence, bias: Any, q: Sequence, theta: Seq
     """
     q_u = bias + sum((field.mul(w, qc) for w, qc in zip(weights, q)), field.zero)
     theta_u = sum((field.mul(w, tc) for w, tc in zip(weights, theta)), field.zero)
-    return q_u, theta_u + (q_u if trainable else field.zero)
+    if not trainable:
+        return q_u, theta_u
+    scale, shift = ntk
+    if scale == 1 and shift == 0:
+        return q_u, theta_u + q_u
+    return q_u, theta_u + field.mul(field.num(scale), q_u) + field.num(shift)
 
 
 def activation_diagonal(field, act, q: Any, theta: Any, derivative: bool = True) -> tuple:
@@ -96,6 +104,6 @@ def diagonal_walk(dag, field, nodes=None) -> tuple:
             weights = [field.num(w) for w in node.exact_weights]
             q[u], theta[u] = linear_diagonal(
                 field, weights, field.num(node.exact_bias), [q[c] for c in node.children],
-                [theta[c] for c in node.children], node.trainable,
+                [theta[c] for c in node.children], node.trainable, (node.ntk_scale, node.ntk_shift),
             )
     return q, theta

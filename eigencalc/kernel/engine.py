@@ -68,14 +68,21 @@ def _check_network(net: Any) -> Layer:
     return net
 
 
+def _flat_patches(X: np.ndarray) -> np.ndarray:
+    """Inputs ``(N, *grid, n0)`` as ``(N, prod(grid), n0)``: positions row-major, as the compiler numbers them."""
+    return np.ascontiguousarray(X.reshape(X.shape[0], -1, X.shape[-1]), dtype=np.float64)
+
+
 def _check_pair_inputs(X: Any, Y: Any):
-    X = np.ascontiguousarray(_check_inputs(X, "X"), dtype=np.float64)
+    """Validated inputs flattened to ``(N, d, n0)``, and their grid of patches (``(d,)`` or ``(H, W)``)."""
+    X = _check_inputs(X, "X")
+    grid = X.shape[1:-1]
     if Y is None:
-        return X, None
-    Y = np.ascontiguousarray(_check_inputs(Y, "Y"), dtype=np.float64)
+        return _flat_patches(X), None, grid
+    Y = _check_inputs(Y, "Y")
     if Y.shape[1:] != X.shape[1:]:
-        raise ValueError(f"X and Y disagree: X has (d, n0) = {X.shape[1:]}, Y has (d, n0) = {Y.shape[1:]}")
-    return X, Y
+        raise ValueError(f"X and Y disagree: X has (grid, n0) = {X.shape[1:]}, Y has (grid, n0) = {Y.shape[1:]}")
+    return _flat_patches(X), _flat_patches(Y), grid
 
 
 def _check_engine(engine: Any) -> str:
@@ -99,7 +106,7 @@ def unjitted_activations(net: Layer, d: int) -> tuple:
     >>> unjitted_activations(serial(Dense(), Relu(), Dense()), 1), unjitted_activations(serial(Dense(), Tanh(), Dense()), 1)
     ((), ('tanh',))
     """
-    return op_table_of(_check_network(net), _check_int(d, "d (number of input patches)")).unsupported
+    return op_table_of(_check_network(net), d).unsupported
 
 
 def _select_engine(flat: OpTable, engine: str, what: str) -> str:
@@ -136,8 +143,8 @@ class _UnitDense:
 @lru_cache(maxsize=1)
 def _tiny_flat() -> OpTable:
     """A one-step program (a unit Dense on one patch): every kernel compiles the same machine code for it."""
-    step = Step(_UnitDense(), "warm-up", "affine", (0,), 1, 1, 1, np.zeros((1, 1), dtype=np.int64))
-    return op_table(Program(1, (step,), 1, False))
+    step = Step(_UnitDense(), "warm-up", "affine", (0,), 1, 1, 1, np.zeros((1, 1), dtype=np.int64), 1, 0)
+    return op_table(Program(1, (step,), 1, False, (1,)))
 
 
 def _warm(name: str) -> None:
@@ -275,8 +282,8 @@ def _prepare_gram(net, X, Y, kind, block, where: str = "gram"):
     net = _check_network(net)
     kind = required_kind(kind, where, "nngp")
     block = _check_int(block, "block")
-    X, Y = _check_pair_inputs(X, Y)
-    return kind, block, X, Y, op_table_of(net, X.shape[1])
+    X, Y, grid = _check_pair_inputs(X, Y)
+    return kind, block, X, Y, op_table_of(net, grid, X.shape[-1])
 
 
 def gram(net: Layer, X: Any, Y: Any = None, kind: str = REQUIRED, *, block: int = DEFAULT_BLOCK, engine: str = "auto") -> np.ndarray:
@@ -326,12 +333,12 @@ def kernel_pairs(net: Layer, X: Any, Y: Any, kind: str = REQUIRED, *, block: int
     net = _check_network(net)
     kind = required_kind(kind, "kernel_pairs", "nngp")
     block = _check_int(block, "block")
-    X, Y = _check_pair_inputs(X, Y)
+    X, Y, grid = _check_pair_inputs(X, Y)
     if Y is None:
         raise TypeError("kernel_pairs needs both X and Y")
     if Y.shape[0] != X.shape[0]:
         raise ValueError(f"kernel_pairs pairs X[k] with Y[k]: got {X.shape[0]} and {Y.shape[0]} inputs")
-    flat = op_table_of(net, X.shape[1])
+    flat = op_table_of(net, grid, X.shape[-1])
     if _select_engine(flat, engine, "kernel_pairs") == "numpy":
         return _gram_numpy_flat(flat, X, Y, kind, block, _nk.MODE_ZIP)[:, 0]
     return _gram_numba(flat, X, Y, kind, block, _nk.MODE_ZIP)[:, 0]
@@ -482,8 +489,10 @@ def kernel_fn(net: Layer, X: Any, Y: Any = None, kind: str = REQUIRED, engine: s
     engine = _check_engine(engine)
     pairs = X.shape[0] * (X.shape[0] if Y is None else Y.shape[0])
     large = pairs >= NUMBA_PAIRS or (flat.full and pairs >= 64)
+    mode = _nk.MODE_TRIANGLE if Y is None else _nk.MODE_RECT
     if engine == "numba" or (engine == "auto" and large and flat.jittable):
-        return gram(net, X, Y, kind, engine="numba")
+        _select_engine(flat, "numba", "kernel_fn")
+        return _gram_numba(flat, X, Y, kind, DEFAULT_BLOCK, mode)
     return _gram_numpy_flat(flat, X, Y, kind, block, _nk.MODE_TRIANGLE if Y is None else _nk.MODE_RECT)
 
 
@@ -498,11 +507,15 @@ def _check_correlations(t: Any) -> np.ndarray:
     return np.clip(t, -1.0, 1.0)
 
 
-def kernel_of_correlations(net: Layer, t: Any, kind: str = REQUIRED, *, engine: str = "auto") -> np.ndarray:
+def kernel_of_correlations(net: Layer, t: Any, kind: str = REQUIRED, *, engine: str = "auto", grid: Any = None,
+                           n0: Any = None) -> np.ndarray:
     r""":math:`K(t_1, \dots, t_d)` for equal-norm patches, :math:`|x_i|^2 = n_0` (pooling-free networks; M1–M4).
 
     ``t`` has shape ``(..., d)`` with entries in [-1, 1], :math:`t_i = \langle x_i, y_i\rangle/n_0`;
-    the result has shape ``t.shape[:-1]``.  The program runs with
+    the result has shape ``t.shape[:-1]``.  On a grid of patches give ``grid``
+    (e.g. ``(H, W)``): then ``t`` has shape ``(..., H, W)`` or ``(..., H*W)``
+    (row-major).  ``n0`` is needed only by a standard-parameterization first
+    layer (its NTK reads the fan-in).  The program runs with
     :math:`\Sigma^0_{ii} = t_i` and the activation variances of the self run at
     :math:`t = (1, \dots, 1)`.  ``engine`` as in :func:`kernel_fn` (``"auto"``:
     numba from :data:`NUMBA_PAIRS` points on).
@@ -518,7 +531,9 @@ def kernel_of_correlations(net: Layer, t: Any, kind: str = REQUIRED, *, engine: 
     kind = required_kind(kind, "kernel_of_correlations", "nngp")
     engine = _check_engine(engine)
     t = _check_correlations(t)
-    flat = op_table_of(net, t.shape[-1])
+    if grid is not None:
+        t = _correlations_on_grid(t, grid)
+    flat = op_table_of(net, t.shape[-1] if grid is None else grid, n0)
     require_no_pooling(flat, "kernel_of_correlations")
     T = np.ascontiguousarray(t.reshape(-1, t.shape[-1]))
     wants_numba = engine == "numba" or (engine == "auto" and T.shape[0] >= NUMBA_PAIRS)
@@ -534,6 +549,18 @@ def kernel_of_correlations(net: Layer, t: Any, kind: str = REQUIRED, *, engine: 
         else:
             _nk._correlations_jit(*args, _n_chunks(T.shape[0]), out)
     return out.reshape(t.shape[:-1])
+
+
+def _correlations_on_grid(t: np.ndarray, grid: Any) -> np.ndarray:
+    """``t`` of shape ``(..., *grid)`` or ``(..., prod(grid))`` as ``(..., prod(grid))``."""
+    grid = tuple(np.atleast_1d(np.asarray(grid, dtype=np.int64)).tolist())
+    d = int(np.prod(grid))
+    if t.shape[-len(grid):] == grid:
+        return t.reshape(t.shape[: t.ndim - len(grid)] + (d,))
+    if t.shape[-1] == d:
+        return t
+    raise ValueError(f"t must have shape (..., {', '.join(map(str, grid))}) or (..., {d}) on the grid {grid}, "
+                     f"got {t.shape}")
 
 
 def _unit_variances_numpy(flat: OpTable) -> np.ndarray:

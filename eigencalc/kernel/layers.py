@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+import sympy
 
 from ..core.numbers import exact_real
 from ..core.validate import REQUIRED, check_int
 from ..duals.activations import activation as _make_activation
-from .compiler import Compiler, Register, Stream, conv_indices
+from .compiler import Compiler, Register, Stream, window_indices
 from .dag import build_dag
 from .engine import kernel_fn, kernel_of_correlations
 from .ops import Op
@@ -58,7 +59,8 @@ __all__ = [
     "Step",
     ]
 
-PADDINGS = ("VALID", "CIRCULAR")
+PADDINGS = ("VALID", "SAME", "CIRCULAR")
+PARAMETERIZATIONS = ("ntk", "standard")
 
 
 # --------------------------------------------------------------------------
@@ -72,6 +74,74 @@ def _positive_int(value: Any, what: str, owner: str) -> int:
 
 def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, (int, float, str)) else str(value)
+
+
+def _spatial(value: Any, what: str, owner: str, ndim: int | None = None) -> tuple:
+    """A filter shape / stride: a positive int (1-D, or every axis when ``ndim`` is given) or a tuple of them."""
+    if isinstance(value, (tuple, list)):
+        if not value:
+            raise ValueError(f"{owner}: {what} must have at least one axis, got {value!r}")
+        out = tuple(_positive_int(v, f"{what}[{k}]", owner) for k, v in enumerate(value))
+        if ndim is not None and len(out) != ndim:
+            raise ValueError(f"{owner}: {what} {out} has {len(out)} axes but the filter has {ndim}")
+        return out
+    return (_positive_int(value, what, owner),) * (ndim or 1)
+
+
+def _padding(value: Any, owner: str) -> str:
+    if not isinstance(value, str) or value.upper() not in PADDINGS:
+        raise ValueError(f"{owner}: padding must be one of {PADDINGS}, got {value!r}")
+    return value.upper()
+
+
+def _scalar_or_tuple(shape: tuple):
+    """How a shape prints: ``3`` for one axis, ``(2, 2)`` for more."""
+    return shape[0] if len(shape) == 1 else shape
+
+
+class _Affine:
+    """Weights, bias and parameterization shared by Dense and Conv (M1, M2; stax ``parameterization``)."""
+
+    def _set_parameters(self, owner: str, W_std: Any, b_std: Any, parameterization: Any, out_chan: Any) -> None:
+        if not isinstance(parameterization, str) or parameterization.lower() not in PARAMETERIZATIONS:
+            raise ValueError(f"{owner}: parameterization must be one of {PARAMETERIZATIONS}, got {parameterization!r}")
+        self.parameterization = parameterization.lower()
+        self.out_chan = None if out_chan is None else _positive_int(out_chan, "out_chan", owner)
+        self.has_bias = b_std is not None
+        b_std = 0.0 if b_std is None else b_std
+        self.W_std, self.b_std = W_std, b_std
+        kind = owner.split("(")[0]
+        self.w_var_exact = exact_real(W_std, f"{kind}: W_std") ** 2
+        self.b_var_exact = exact_real(b_std, f"{kind}: b_std") ** 2
+        self.w_var, self.b_var = float(self.w_var_exact), float(self.b_var_exact)
+
+    def _parameter_key(self) -> tuple:
+        key = (self.w_var_exact, self.b_var_exact)
+        if self.parameterization == "standard":  # the NTK reads the fan-in and whether a bias trains
+            key += ("standard", self.has_bias, self.out_chan)
+        elif self.out_chan is not None:
+            key += (self.out_chan,)
+        return key
+
+    def _parameter_repr(self) -> str:
+        if self.parameterization == "ntk":
+            text = f"W_std={_fmt(self.W_std)}, b_std={_fmt(self.b_std)}"
+        else:
+            text = f"W_std={_fmt(self.W_std)}, b_std={_fmt(self.b_std) if self.has_bias else None}"
+            text += ", parameterization='standard'"
+        return text + ("" if self.out_chan is None else f", out_chan={self.out_chan}")
+
+    def ntk_coefficients(self, compiler: Compiler, stream: Stream, path: str, q: int) -> tuple:
+        r"""``(ntk_weight, ntk_bias)`` :math:`(\tau, \beta)` of :class:`~.compiler.Step` (M2; stax).
+
+        NTK parameterization: :math:`(\sigma_W^2, \sigma_b^2)`.  Standard:
+        :math:`(n_{in} q, [\text{bias}])`, the fan-in and 1 if the bias trains
+        (stax: ``ntk = fan_in * conv(nngp) + W_std**2 * conv(ntk) (+ 1)``).
+        """
+        if self.parameterization == "ntk":
+            return self.w_var_exact, self.b_var_exact
+        fan_in = compiler.input_channels(self, stream, path) * q
+        return sympy.Integer(fan_in), sympy.Integer(1 if self.has_bias else 0)
 
 
 # --------------------------------------------------------------------------
@@ -133,14 +203,30 @@ def _compile_affine(layer, compiler: Compiler, streams: list, path: str) -> list
     if layer.spatial:
         if reg.flat:
             raise ValueError(f"{name}: its input ({reg.origin}) has no positions left; Conv needs spatial input")
-        if layer.filter_size > reg.width:
-            raise ValueError(
-                f"{name}: filter_size {layer.filter_size} is larger than the current width "
-                f"{reg.width} (positions after {reg.origin})"
-            )
-    index = conv_indices(reg.width, layer.filter_size, layer.stride, layer.padding)
-    out = Register(index.shape[0], reg.flat, True, Op.AFFINE, name)
-    return [compiler.emit(layer, path, Op.AFFINE, (stream.reg,), out, index, fresh=True)]
+        index, out_shape = _windows(name, reg, layer.filter_shape, layer.strides, layer.padding, "filter")
+    else:  # Dense: the same affine map at every position
+        index, out_shape = np.arange(reg.width, dtype=np.int64)[:, None], reg.shape
+    ntk = layer.ntk_coefficients(compiler, stream, path, index.shape[1])
+    out = Register(out_shape, reg.flat, True, Op.AFFINE, name, layer.out_chan)
+    return [compiler.emit(layer, path, Op.AFFINE, (stream.reg,), out, index, fresh=True, ntk=ntk)]
+
+
+def _windows(name: str, reg: Register, window: tuple, strides: tuple, padding: str, what: str) -> tuple:
+    """Window array and output grid of a filter / pooling window on ``reg``, or a clear error naming the sizes."""
+    if len(window) != len(reg.shape):
+        raise ValueError(
+            f"{name}: a {len(window)}-D {what} {_scalar_or_tuple(window)} on a {len(reg.shape)}-D grid "
+            f"{reg.grid} (positions after {reg.origin}); give a {what} with {len(reg.shape)} axes"
+        )
+    if padding != "SAME" and any(q > P for q, P in zip(window, reg.shape)):
+        size = "filter_size" if what == "filter" else "window"
+        shown = _scalar_or_tuple(window)
+        if len(window) == 1:
+            message = f"{size} {shown} is larger than the current width {reg.width}"
+        else:
+            message = f"{what} {shown} is larger than the grid {reg.grid}"
+        raise ValueError(f"{name}: {message} (positions after {reg.origin}, padding {padding})")
+    return window_indices(reg.shape, window, strides, padding)
 
 
 def _compile_single_position_readout(layer, compiler: Compiler, streams: list, path: str, op: Op) -> list:
@@ -149,9 +235,11 @@ def _compile_single_position_readout(layer, compiler: Compiler, streams: list, p
     reg = compiler.register(stream)
     if op == Op.POOL and reg.width > 1:
         compiler.needs_position_pairs()
-    out = Register(1, True, reg.gaussian and op == Op.POOL, op, f"{layer!r} at {path}")
+    channels = reg.channels
+    if op == Op.FLATTEN and channels is not None:  # stax's Flatten makes channels x positions features
+        channels *= reg.width
+    out = Register((1,), True, reg.gaussian and op == Op.POOL, op, f"{layer!r} at {path}", channels)
     return [compiler.emit(layer, path, op, (stream.reg,), out, fresh=stream.fresh)]
-
 
 
 class Layer(LayerSpec):
@@ -167,7 +255,7 @@ class Layer(LayerSpec):
         raise TypeError(f"{self!r} at {path}: unknown layer type {type(self).__name__}")  # pragma: no cover
 
     # ----- the network API ----------------------------------------------------
-    def dag(self, d: int):
+    def dag(self, d, n0: int | None = None):
         r"""The explicit DAG of this network on ``d`` input patches (M1, M4, M18).
 
         See :class:`eigencalc.architectures.Dag`: nodes by layer and position, children
@@ -180,7 +268,7 @@ class Layer(LayerSpec):
         >>> serial(Dense(), Relu(), Flatten(), Dense()).dag(3).nodes[3].children
         (0,)
         """
-        return build_dag(self, d)
+        return build_dag(self, d, n0)
 
     def kernel_fn(self, X, Y=None, kind: str = REQUIRED, engine: str = "auto") -> np.ndarray:
         r"""Gram matrix :math:`K(x_n, y_m)` of raw inputs, shape ``(N, M)`` (M1–M4).
@@ -197,18 +285,19 @@ class Layer(LayerSpec):
         """
         return kernel_fn(self, X, Y, kind, engine)
 
-    def kernel_of_correlations(self, t, kind: str = REQUIRED, engine: str = "auto") -> np.ndarray:
+    def kernel_of_correlations(self, t, kind: str = REQUIRED, engine: str = "auto", **grid) -> np.ndarray:
         r""":math:`K(t_1, \dots, t_d)` for equal-norm patches, :math:`|x_i|^2 = n_0` (M1–M4).
 
         ``t`` has shape ``(..., d)``; the result has shape ``t.shape[:-1]``.
-        Pooling-free networks only; see :func:`eigencalc.kernel.engine.kernel_of_correlations`.
+        Pooling-free networks only; ``grid`` (``grid=(H, W)``) and ``n0`` keywords as in
+        :func:`eigencalc.kernel.engine.kernel_of_correlations`.
 
         .. math:: t_i = \langle x_i, y_i\rangle / n_0 \in [-1, 1]
 
         >>> float(serial(Dense(), Relu(), Dense()).kernel_of_correlations([1.0], "nngp"))
         0.5
         """
-        return kernel_of_correlations(self, t, kind, engine=engine)
+        return kernel_of_correlations(self, t, kind, engine=engine, **grid)
 
     def kernel_series(self, d: int, kind: str = REQUIRED, max_degree: int = 4, **options):
         r"""Multivariate power series of :math:`K(t_1..t_d)` to total degree D, with tail bound (M15, M16).
@@ -225,7 +314,7 @@ class Layer(LayerSpec):
 
 
 @register
-class Dense(Layer):
+class Dense(_Affine, Layer):
     r"""Dense layer :math:`z = \frac{W_{std}}{\sqrt{n}} W x + b_{std}\, b`, NTK parameterization (M1, M2).
 
     Applied at every position (a filter-size-1 convolution):
@@ -235,8 +324,12 @@ class Dense(Layer):
         \Sigma' = W_{std}^2 \Sigma + b_{std}^2, \qquad
         \Theta' = W_{std}^2 \Theta + \Sigma'.
 
-    Defaults as ``stax.Dense``: ``W_std = 1``, no bias (``b_std = 0``; ``None``
-    is accepted as 0).
+    Defaults as ``stax.Dense``: ``W_std = 1``, no bias (``b_std = None``, the
+    same kernel as 0).  ``parameterization="standard"`` is stax's
+    (:math:`W \sim N(0, W_{std}^2/n)`, trained directly): the NNGP is unchanged and
+    :math:`\Theta' = W_{std}^2\Theta + n_{in}\Sigma + [\text{bias}]`, which needs the input
+    channel count :math:`n_{in}`: ``n0`` for the first layer, else the ``out_chan``
+    of the layer before.
 
     >>> Dense(W_std=2.0).kernel_fn([[[1.0, 0.0]]], [[[1.0, 1.0]]], kind="nngp").item()
     2.0
@@ -244,64 +337,65 @@ class Dense(Layer):
 
     compile = _compile_affine
 
-    def __init__(self, W_std: Any = 1.0, b_std: Any = 0.0):
-        b_std = 0.0 if b_std is None else b_std
-        self.W_std, self.b_std = W_std, b_std
-        self.w_var_exact = exact_real(W_std, "Dense: W_std") ** 2
-        self.b_var_exact = exact_real(b_std, "Dense: b_std") ** 2
-        self.w_var, self.b_var = float(self.w_var_exact), float(self.b_var_exact)
+    def __init__(self, W_std: Any = 1.0, b_std: Any = None, parameterization: str = "ntk", out_chan: Any = None):
+        self._set_parameters("Dense()", W_std, b_std, parameterization, out_chan)
         self.filter_size, self.stride, self.padding = 1, 1, "VALID"
 
     def _key(self):
-        return (self.w_var_exact, self.b_var_exact)
+        return self._parameter_key()
 
     def __repr__(self):
-        return f"Dense(W_std={_fmt(self.W_std)}, b_std={_fmt(self.b_std)})"
+        return f"Dense({self._parameter_repr()})"
 
 
 @register
-class Conv(Layer):
-    r"""1-D convolution, filter size q, stride s, NTK parameterization (M1, M2).
+class Conv(_Affine, Layer):
+    r"""Convolution on a row (1-D) or a grid (2-D) of patches, filter q, stride s, NTK parameterization (M1, M2).
 
-    On position covariances (VALID; CIRCULAR wraps the indices around):
+    On position covariances, with :math:`w_o` the filter window of output o
+    (:func:`~eigencalc.kernel.compiler.window_indices`) and :math:`|w| = q` its size:
 
     .. math::
 
-        \Sigma'_{ij} = \frac{W_{std}^2}{q} \sum_{a<q} \Sigma_{is+a,\, js+a} + b_{std}^2,
+        \Sigma'_{ij} = \frac{W_{std}^2}{q} \sum_{a<q} \Sigma_{w_i(a),\, w_j(a)} + b_{std}^2,
         \qquad
-        \Theta'_{ij} = \frac{W_{std}^2}{q} \sum_{a<q} \Theta_{is+a,\, js+a} + \Sigma'_{ij}.
+        \Theta'_{ij} = \frac{W_{std}^2}{q} \sum_{a<q} \Theta_{w_i(a),\, w_j(a)} + \Sigma'_{ij}.
 
-    ``padding="CIRCULAR"`` is stax's: SAME geometry wrapped around, ``ceil(P/s)``
-    outputs, total padding ``max((ceil(P/s)-1) s + q - P, 0)``, its floor half
-    on the left.  Defaults as ``stax.Conv``: stride 1, VALID, ``W_std = 1``, no bias.
+    ``filter_size`` is an int (1-D) or a shape such as ``(2, 2)`` (2-D, stax's
+    ``filter_shape``); ``stride`` an int (every axis) or a tuple.  Padding as
+    stax: ``VALID``; ``SAME`` (``ceil(P/s)`` outputs per axis, total padding
+    ``max((ceil(P/s)-1) s + q - P, 0)``, its floor half first, zeros: padded
+    taps add nothing but still count in q); ``CIRCULAR`` (the SAME geometry
+    wrapped around).  ``parameterization="standard"`` as for :class:`Dense`, with
+    fan-in :math:`n_{in} q`.  Defaults as ``stax.Conv``: stride 1, VALID,
+    ``W_std = 1``, no bias.
 
     >>> serial(Conv(2, stride=2), Flatten(), Dense()).dag(4).layers[0].nodes
     (4, 5)
+    >>> serial(Conv((2, 2), stride=2), Flatten(), Dense()).dag((4, 4)).layers[0].nodes[:2]
+    (16, 17)
     """
 
     spatial = True
     compile = _compile_affine
 
-    def __init__(self, filter_size: int, stride: int = 1, padding: str = "VALID", W_std: Any = 1.0, b_std: Any = 0.0):
+    def __init__(self, filter_size: Any, stride: Any = 1, padding: str = "VALID", W_std: Any = 1.0, b_std: Any = None,
+                 parameterization: str = "ntk", out_chan: Any = None):
         owner = f"Conv(filter_size={filter_size!r}, stride={stride!r})"
-        self.filter_size = _positive_int(filter_size, "filter_size", owner)
-        self.stride = _positive_int(stride, "stride", owner)
-        if not isinstance(padding, str) or padding.upper() not in PADDINGS:
-            raise ValueError(f"{owner}: padding must be one of {PADDINGS}, got {padding!r}")
-        self.padding = padding.upper()
-        b_std = 0.0 if b_std is None else b_std
-        self.W_std, self.b_std = W_std, b_std
-        self.w_var_exact = exact_real(W_std, "Conv: W_std") ** 2
-        self.b_var_exact = exact_real(b_std, "Conv: b_std") ** 2
-        self.w_var, self.b_var = float(self.w_var_exact), float(self.b_var_exact)
+        self.filter_shape = _spatial(filter_size, "filter_size", owner)
+        self.strides = _spatial(stride, "stride", owner, len(self.filter_shape))
+        self.filter_size, self.stride = _scalar_or_tuple(self.filter_shape), _scalar_or_tuple(self.strides)
+        self.padding = _padding(padding, owner)
+        self._set_parameters(owner, W_std, b_std, parameterization, out_chan)
 
     def _key(self):
-        return (self.filter_size, self.stride, self.padding, self.w_var_exact, self.b_var_exact)
+        geometry = (self.filter_size, self.stride) if len(self.filter_shape) == 1 else (self.filter_shape, self.strides)
+        return geometry + (self.padding,) + self._parameter_key()
 
     def __repr__(self):
         return (
             f"Conv({self.filter_size}, stride={self.stride}, padding={self.padding!r}, "
-            f"W_std={_fmt(self.W_std)}, b_std={_fmt(self.b_std)})"
+            f"{self._parameter_repr()})"
         )
 
 
@@ -333,7 +427,7 @@ class Phi(Layer):
                 f"{self!r} at {path}: its input ({reg.origin}) is not a Gaussian layer output; "
                 "put a Dense or Conv before every activation (as stax requires)"
             )
-        out = Register(reg.width, reg.flat, False, Op.ACTIVATION, f"{self!r} at {path}")
+        out = Register(reg.shape, reg.flat, False, Op.ACTIVATION, f"{self!r} at {path}", reg.channels)
         return [compiler.emit(self, path, Op.ACTIVATION, (stream.reg,), out, fresh=stream.fresh)]
 
     def _key(self):
@@ -531,24 +625,27 @@ class GlobalAvgPool(Layer):
 
 @register
 class AvgPool(Layer):
-    r"""Local average pooling over ``window`` positions (stax ``AvgPool``; section 6).
+    r"""Local average pooling over ``window`` positions (stax ``AvgPool``; section 6), 1-D or 2-D.
 
-    With windows :math:`w_k` (:func:`conv_indices`, VALID or CIRCULAR):
+    With windows :math:`w_k` (:func:`~eigencalc.kernel.compiler.window_indices`,
+    VALID, SAME or CIRCULAR) of size :math:`\omega`:
 
     .. math:: \Sigma'_{kl} = \frac{1}{\omega^2}\sum_{a \in w_k,\, b \in w_l} \Sigma_{ab},
               \qquad \Theta'_{kl} = \frac{1}{\omega^2}\sum_{a \in w_k,\, b \in w_l} \Theta_{ab}
 
-    Cross-position covariances enter (the full position-pair mode) whenever
-    ``window > 1``.  Defaults: stride 1, VALID.
+    SAME pads with zeros and still divides by the window size (stax's default
+    ``normalize_edges=False``).  Cross-position covariances enter (the full
+    position-pair mode) whenever the window holds more than one position.
+    ``window`` and ``stride`` are ints (1-D; an int stride serves every axis) or
+    tuples.  Defaults: stride 1, VALID.
     """
 
-    def __init__(self, window: int, stride: int = 1, padding: str = "VALID"):
+    def __init__(self, window: Any, stride: Any = 1, padding: str = "VALID"):
         owner = f"AvgPool({window!r})"
-        self.window = _positive_int(window, "window", owner)
-        self.stride = _positive_int(stride, "stride", owner)
-        if not isinstance(padding, str) or padding.upper() not in PADDINGS:
-            raise ValueError(f"{owner}: padding must be one of {PADDINGS}, got {padding!r}")
-        self.padding = padding.upper()
+        self.window_shape = _spatial(window, "window", owner)
+        self.strides = _spatial(stride, "stride", owner, len(self.window_shape))
+        self.window, self.stride = _scalar_or_tuple(self.window_shape), _scalar_or_tuple(self.strides)
+        self.padding = _padding(padding, owner)
 
     def _key(self):
         return (self.window, self.stride, self.padding)
@@ -559,12 +656,10 @@ class AvgPool(Layer):
         name = f"{self!r} at {path}"
         if reg.flat:
             raise ValueError(f"{name}: its input ({reg.origin}) has no positions left")
-        if self.window > reg.width:
-            raise ValueError(f"{name}: window {self.window} is larger than the current width {reg.width}")
-        index = conv_indices(reg.width, self.window, self.stride, self.padding)
-        if self.window > 1:
+        index, out_shape = _windows(name, reg, self.window_shape, self.strides, self.padding, "window")
+        if index.shape[1] > 1:
             compiler.needs_position_pairs()
-        out = Register(index.shape[0], False, reg.gaussian, Op.AVGPOOL, name)
+        out = Register(out_shape, False, reg.gaussian, Op.AVGPOOL, name, reg.channels)
         return [compiler.emit(self, path, Op.AVGPOOL, (stream.reg,), out, index, fresh=stream.fresh)]
 
     def __repr__(self):
@@ -621,9 +716,9 @@ class FanInSum(Layer):
         if len(streams) == 1:
             return streams
         regs = [compiler.register(s) for s in streams]
-        shapes = {(r.width, r.flat) for r in regs}
+        shapes = {(r.shape, r.flat) for r in regs}
         if len(shapes) > 1:
-            desc = ", ".join(f"branch {i}: {r.width} position(s){' (flat)' if r.flat else ''}" for i, r in enumerate(regs))
+            desc = ", ".join(f"branch {i}: {r.grid} position(s){' (flat)' if r.flat else ''}" for i, r in enumerate(regs))
             raise ValueError(f"{name}: branch shapes differ ({desc})")
         if not all(r.gaussian for r in regs):
             bad = [i for i, r in enumerate(regs) if not r.gaussian]
@@ -637,7 +732,8 @@ class FanInSum(Layer):
                 f"{name}: branches {stale} apply no Dense/Conv after the FanOut, so they are not "
                 "independent and the sum of their kernels would be wrong"
             )
-        out = Register(regs[0].width, regs[0].flat, True, Op.SUM, name)
+        channels = {r.channels for r in regs}
+        out = Register(regs[0].shape, regs[0].flat, True, Op.SUM, name, channels.pop() if len(channels) == 1 else None)
         src = tuple(s.reg for s in streams)
         return [compiler.emit(self, path, Op.SUM, src, out, fresh=all(s.fresh for s in streams))]
 

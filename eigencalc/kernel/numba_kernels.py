@@ -11,8 +11,9 @@ op codes from :class:`eigencalc.kernel.ops.Op`,
 columns ``(op, src, dst, width_in, width_out, c5, c6, c7)``:
 
 * affine (Dense/Conv, M1/M2): ``c5`` offset of its ``(width_out, q)`` window
-  array in ``idx``, ``c6`` the filter size q, ``c7`` offset of
-  ``(W_std^2, b_std^2)`` in the float parameters ``fp``;
+  array in ``idx`` (entries -1: zero padding, skipped), ``c6`` the filter size q,
+  ``c7`` offset of ``(W_std^2, b_std^2, tau, beta)`` in the float parameters
+  ``fp`` (the NTK coefficients of :class:`eigencalc.kernel.compiler.Step`);
 * activation (M3): ``c5`` activation code, ``c6`` offset of its parameters in
   ``fp``, ``c7`` its slot in the per-input variance rows;
 * flatten / pool (M4): no extra columns (``width_out = 1``);
@@ -271,33 +272,40 @@ def _run_ops(ops, idx, srcs, fp, reg_off, full, ntk, sig, th, VX, ix, VY, iy, se
             po = ops[s, 7]
             scale = fp[po] / q
             b = fp[po + 1]
+            tau = fp[po + 2] / q
+            beta = fp[po + 3]
             if full:
                 for o1 in range(wo):
                     for o2 in range(wo):
                         acc = 0.0
                         acct = 0.0
                         for a in range(q):
-                            pos = so + idx[io + o1 * q + a] * wi + idx[io + o2 * q + a]
+                            i1 = idx[io + o1 * q + a]
+                            i2 = idx[io + o2 * q + a]
+                            if i1 < 0 or i2 < 0:  # zero padding (SAME)
+                                continue
+                            pos = so + i1 * wi + i2
                             acc += sig[pos]
                             if ntk:
                                 acct += th[pos]
-                        v = scale * acc + b
-                        sig[do + o1 * wo + o2] = v
+                        sig[do + o1 * wo + o2] = scale * acc + b
                         if ntk:
-                            th[do + o1 * wo + o2] = scale * acct + v
+                            th[do + o1 * wo + o2] = scale * acct + (tau * acc + beta)
             else:
                 for o in range(wo):
                     acc = 0.0
                     acct = 0.0
                     for a in range(q):
-                        pos = so + idx[io + o * q + a]
+                        i1 = idx[io + o * q + a]
+                        if i1 < 0:  # zero padding (SAME)
+                            continue
+                        pos = so + i1
                         acc += sig[pos]
                         if ntk:
                             acct += th[pos]
-                    v = scale * acc + b
-                    sig[do + o] = v
+                    sig[do + o] = scale * acc + b
                     if ntk:
-                        th[do + o] = scale * acct + v
+                        th[do + o] = scale * acct + (tau * acc + beta)
         elif op == OP_ACTIVATION:
             code = ops[s, 5]
             po = ops[s, 6]
@@ -327,8 +335,14 @@ def _run_ops(ops, idx, srcs, fp, reg_off, full, ntk, sig, th, VX, ix, VY, iy, se
                         acc = 0.0
                         acct = 0.0
                         for a in range(q):
+                            i1 = idx[io + o1 * q + a]
+                            if i1 < 0:  # zero padding (SAME)
+                                continue
                             for b in range(q):
-                                pos = so + idx[io + o1 * q + a] * wi + idx[io + o2 * q + b]
+                                i2 = idx[io + o2 * q + b]
+                                if i2 < 0:
+                                    continue
+                                pos = so + i1 * wi + i2
                                 acc += sig[pos]
                                 if ntk:
                                     acct += th[pos]

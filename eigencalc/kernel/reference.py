@@ -46,25 +46,46 @@ def input_covariance(X: np.ndarray, Y: np.ndarray, full: bool) -> np.ndarray:
     return np.einsum("bic,bic->bi", X, Y) / n0
 
 
+def _zero_padded(a: np.ndarray, index: np.ndarray, full: bool) -> np.ndarray:
+    """``a`` with one zero position appended on each position axis when some window reads padding (-1).
+
+    Index -1 then reads that zero: a zero-padded tap adds nothing (SAME).
+    """
+    if index.min() >= 0:
+        return a
+    return np.pad(a, [(0, 0), (0, 1), (0, 1)] if full else [(0, 0), (0, 1)])
+
+
 def _window_sum(a: np.ndarray, index: np.ndarray, full: bool) -> np.ndarray:
     """Sum over the filter of ``a`` at the windows ``index`` (the same offset on both position axes)."""
+    a = _zero_padded(a, index, full)
     if full:
         return a[:, index[:, None, :], index[None, :, :]].sum(axis=-1)
     return a[:, index].sum(axis=-1)
 
 
 def affine_map(S, T, step: Step, full: bool):
-    r"""Dense / Conv (M1, M2), NTK parameterization; ``T`` (the NTK) may be None.
+    r"""Dense / Conv (M1, M2) in either parameterization; ``T`` (the NTK) may be None.
+
+    With the window mean :math:`M(\Sigma)_{ij} = \frac1q\sum_{a<q}\Sigma_{w_i(a), w_j(a)}`
+    (padded taps read 0) and the step's NTK coefficients :math:`\tau, \beta`
+    (:class:`~.compiler.Step`):
 
     .. math::
 
-        \Sigma'_{ij} = \frac{W^2}{q}\sum_{a<q}\Sigma_{is+a, js+a} + b^2,\qquad
-        \Theta'_{ij} = \frac{W^2}{q}\sum_{a<q}\Theta_{is+a, js+a} + \Sigma'_{ij}
+        \Sigma' = W^2 M(\Sigma) + b^2,\qquad
+        \Theta' = W^2 M(\Theta) + \tau M(\Sigma) + \beta
+        \quad (= W^2 M(\Theta) + \Sigma' \text{ in the NTK parameterization})
     """
     index = np.asarray(step.index)
-    scale = step.layer.w_var / index.shape[1]
-    out = scale * _window_sum(S, index, full) + step.layer.b_var
-    return out, None if T is None else scale * _window_sum(T, index, full) + out
+    q = index.shape[1]
+    scale = step.layer.w_var / q
+    total = _window_sum(S, index, full)
+    out = scale * total + step.layer.b_var
+    if T is None:
+        return out, None
+    gain = (float(step.ntk_weight) / q) * total + float(step.ntk_bias)  # equals ``out`` bit for bit (NTK param.)
+    return out, scale * _window_sum(T, index, full) + gain
 
 
 def activation_map(S, T, act, qx, qy, full: bool):
@@ -109,7 +130,7 @@ def pool_map(S, T, full: bool):
 
 
 def avgpool_map(S, T, step: Step, full: bool):
-    r"""AvgPool: mean over window pairs (section 6); one-position windows only copy.
+    r"""AvgPool: mean over window pairs (section 6; padded taps read 0); one-position windows only copy.
 
     .. math:: \Sigma'_{kl} = \frac{1}{\omega^2}\sum_{a<\omega}\sum_{b<\omega} \Sigma_{w_k(a), w_l(b)}
     """
@@ -118,6 +139,7 @@ def avgpool_map(S, T, step: Step, full: bool):
 
     def pool(a):
         if full:
+            a = _zero_padded(a, index, full)
             return a[:, index[:, None, :, None], index[None, :, None, :]].sum(axis=(-2, -1)) / omega**2
         return a[:, index[:, 0]]
 

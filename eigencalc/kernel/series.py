@@ -252,13 +252,17 @@ class _Expander:
         weights = [dom.num(w) for w in n.exact_weights]
         bias = dom.num(n.exact_bias)
         sigma = _linear([(w, k.sigma, m) for w, k, m in zip(weights, kids, maps)], bias, D, dom)
-        q, theta1 = linear_diagonal(dom, weights, bias, [k.q for k in kids], [k.theta1 for k in kids], n.trainable)
+        ntk = (n.ntk_scale, n.ntk_shift)
+        q, theta1 = linear_diagonal(dom, weights, bias, [k.q for k in kids], [k.theta1 for k in kids], n.trainable, ntk)
         theta = None
-        if self.ntk:
+        if self.ntk:  # Theta_u = sum_c w_c Theta_c + [trainable] (kappa Sigma_u + c)  (M2, Node)
             parts = [(w, k.theta, m) for w, k, m in zip(weights, kids, maps)]
+            shift = dom.zero
             if n.trainable:
-                parts.append((dom.one, sigma, tuple(range(len(self.node_leaves[n.id])))))
-            theta = _linear(parts, dom.zero, D, dom)
+                scale = dom.one if ntk[0] == 1 else dom.num(ntk[0])
+                parts.append((scale, sigma, tuple(range(len(self.node_leaves[n.id])))))
+                shift = dom.zero if ntk[1] == 0 else dom.num(ntk[1])
+            theta = _linear(parts, shift, D, dom)
         depends = any(k.depends and not dom.is_zero(w) for w, k in zip(weights, kids))
         return _Value(sigma, theta, q, theta1, depends)
 

@@ -34,7 +34,7 @@ class OpTable:
     ops: np.ndarray  # (S, 8) int64
     idx: np.ndarray  # window indices of all affine steps, int64
     srcs: np.ndarray  # source registers of all sum steps, int64
-    fparams: np.ndarray  # w_var, b_var, activation parameters, float64
+    fparams: np.ndarray  # w_var, b_var, ntk_weight, ntk_bias of affine steps, activation parameters, float64
     reg_off: np.ndarray  # register offsets in the per-pair scratch, int64
     reg_width: tuple
     n_scratch: int
@@ -80,10 +80,18 @@ def activation_code(act) -> tuple | None:
     return None
 
 
+def op_table_of(net, d, n0: int | None = None) -> OpTable:
+    """The op table of ``net`` compiled for ``d`` patches (an int, or a grid such as ``(H, W)``; cached).
+
+    ``n0`` as in :func:`~eigencalc.kernel.compiler.compile_network` (read only by a
+    standard-parameterization layer on the input).
+    """
+    return _op_table_cached(compile_network(net, d, n0))
+
+
 @lru_cache(maxsize=128)
-def op_table_of(net, d: int) -> OpTable:
-    """The op table of ``net`` compiled for ``d`` patches (cached per network)."""
-    return op_table(compile_network(net, d))
+def _op_table_cached(program: Program) -> OpTable:
+    return op_table(program)
 
 
 def op_table(program: Program) -> OpTable:
@@ -117,7 +125,7 @@ def op_table(program: Program) -> OpTable:
             row[6] = step.index.shape[1]
             row[7] = len(fp)
             idx.extend(int(v) for v in np.asarray(step.index).ravel())
-            fp.extend([step.layer.w_var, step.layer.b_var])
+            fp.extend([step.layer.w_var, step.layer.b_var, float(step.ntk_weight), float(step.ntk_bias)])
         elif step.op == Op.ACTIVATION:
             act = step.layer.activation
             coded = activation_code(act)

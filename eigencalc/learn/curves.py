@@ -660,7 +660,8 @@ class _HypercubeTable:
         self.d, self.n0 = d, n0
         P = (n0 + 1) ** d
         digits = (np.arange(P)[:, None] // (n0 + 1) ** np.arange(d - 1, -1, -1)) % (n0 + 1)
-        self.values = np.asarray(kernel_of_correlations(net, 1.0 - 2.0 * digits / n0, kind), dtype=np.float64)
+        t = 1.0 - 2.0 * digits / n0
+        self.values = np.asarray(kernel_of_correlations(net, t, kind, grid=domain.grid, n0=n0), dtype=np.float64)
         self.pop = _popcount_table(n0)
 
     def _codes(self, X: np.ndarray) -> np.ndarray:
@@ -670,6 +671,7 @@ class _HypercubeTable:
         return bits @ (1 << np.arange(self.n0, dtype=np.int64))  # (N, d) patch codes
 
     def __call__(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        X, Y = (np.reshape(Z, (len(Z), self.d, self.n0)) for Z in (X, Y))  # a grid of patches, row-major
         cx, cy = self._codes(X), self._codes(Y)
         if self.n0 == 1:
             return self.values[cx[:, None] ^ cy[None, :]]
@@ -695,7 +697,7 @@ def _gram_function(net, domain: Domain, kind: str, engine: str):
         raise ValueError(f"engine must be 'auto', 'table', 'numba' or 'numpy', got {engine!r}")
     if engine in ("auto", "table"):
         ok = isinstance(domain, ProductHypercube) and (domain.n0 + 1) ** domain.d <= _HypercubeTable.LIMIT
-        ok = ok and not net.dag(domain.d).pooled
+        ok = ok and not net.dag(domain.grid, domain.n0).pooled
         if ok:
             return _HypercubeTable(net, domain, kind)
         if engine == "table":

@@ -117,6 +117,8 @@ class Target:
     def __call__(self, X: Any) -> np.ndarray:
         r""":math:`f(x_n)` for inputs ``X`` of shape ``(N, d, n0)`` on the domain; float64, shape ``(N,)``."""
         X = np.asarray(X, dtype=np.float64)
+        if X.ndim >= 3 and X.shape[1:] == (*self.domain.grid, self.domain.n0):
+            X = X.reshape(X.shape[0], self.domain.d, self.domain.n0)  # a grid of patches, row-major
         if X.ndim != 3 or X.shape[1:] != (self.domain.d, self.domain.n0):
             raise ValueError(
                 f"inputs must have shape (N, d, n0) = (N, {self.domain.d}, {self.domain.n0}), got {X.shape}"

@@ -60,7 +60,7 @@ def _diagonal_and_zero(dag, need):
             q[u] = node.exact_bias + sum(wi * q[c] for wi, c in zip(w, node.children))
             s0[u] = node.exact_bias + sum(wi * s0[c] for wi, c in zip(w, node.children))
             t = sum(wi * th0[c] for wi, c in zip(w, node.children))
-            th0[u] = t + (s0[u] if node.trainable else 0)
+            th0[u] = t + (node.ntk_scale * s0[u] + node.ntk_shift if node.trainable else 0)
     return q, s0, th0
 
 
@@ -154,8 +154,9 @@ def leading_taylor_coefficient(dag, r: tuple, kind: str, levels: dict, leading_i
             else:
                 factor = sum(weights[node.children.index(c)] * th0[c] for c in free)
             theta = [theta[p] + factor * A[p] for p in range(n)]
-        if node.trainable:
-            theta = [theta[p] + s0[u] * A[p] + (A[p + 1] if p + 1 < n else zero) for p in range(n)]
+        if node.trainable:  # + kappa Sigma_u + c (Node.ntk_scale / ntk_shift)
+            kappa, c = node.ntk_scale, node.ntk_shift
+            theta = [theta[p] + kappa * (s0[u] * A[p] + (A[p + 1] if p + 1 < n else zero)) + c * A[p] for p in range(n)]
         return A, [sympy.expand(v) for v in theta]
 
     A, B = moments(dag.output)

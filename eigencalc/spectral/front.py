@@ -39,6 +39,6 @@ def spectrum(
     True
     """
     kind, max_frequency, max_degree = check_spectrum_arguments(domain, kind, max_frequency, max_power, max_degree, "spectrum")
-    if net.dag(domain.d).pooled:
+    if net.dag(domain.grid, domain.n0).pooled:
         return pooled_spectrum(net, domain, kind, max_frequency, method=method, max_power=max_power, max_degree=max_degree)
     return Spectrum(net, domain, kind, max_frequency, method, max_power, max_degree)

@@ -33,11 +33,22 @@ only :math:`j = 0` with :math:`d\hat a(0) = 1`.  The multiplicity of
 
 where :math:`\chi(g)` is the number of patterns (one harmonic per patch, with
 degrees in the orbit of r) fixed by the shift :math:`s^g`.
+
+On a grid of patches (2-D, ``ProductSphere((H, W), n0)``) the group is the
+torus :math:`G = \mathbb Z_H \times \mathbb Z_W` of 2-D cyclic shifts and everything
+above holds with characters :math:`e^{2\pi i (j_1 g_1/H + j_2 g_2/W)}`, Fourier
+indices :math:`j = (j_1, j_2)`, and the stabiliser of r in place of
+:math:`(d/o)\mathbb Z_d`: :math:`\lambda(r, j) \ne 0` only for characters trivial on
+it.  :math:`\chi(g) = [g r = r]\, o_r \prod_{c} N(n_0, r_c)` over the cycles c of g on the
+positions, and a separable window :math:`\omega_1 \times \omega_2` has the product symbol
+:math:`d\hat a(j) = (H \hat a_H(j_1))(W \hat a_W(j_2))`.  The 1-D formulas are the case
+``grid = (d,)``, and the code is one code for both.
 """
 
 from __future__ import annotations
 
 import cmath
+import itertools
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -63,7 +74,8 @@ from ..kernel.layers import (
 )
 from .product import SpectrumTable, _all_indices, _EntriesTabular, product_spectrum
 
-__all__ = ["PooledSpectrum", "PooledEntry", "pooled_spectrum", "canonical_rotation", "pooling_symbol"]
+__all__ = ["PooledSpectrum", "PooledEntry", "pooled_spectrum", "canonical_rotation", "pooling_symbol", "grid_symbol",
+           "fourier_indices"]
 
 
 @dataclass(frozen=True)
@@ -81,17 +93,72 @@ class PooledEntry:
     exact: bool
 
 
-def canonical_rotation(r: tuple) -> tuple:
-    """Lexicographically largest cyclic rotation: one representative per shift orbit."""
-    return max(tuple(r[i:] + r[:i]) for i in range(len(r)))
+def _grid_of(r: tuple, grid) -> tuple:
+    return (len(r),) if grid is None else tuple(grid)
 
 
-def _orbit_size(r: tuple) -> int:
-    d = len(r)
-    for o in range(1, d + 1):
-        if d % o == 0 and tuple(r[o:] + r[:o]) == tuple(r):
-            return o
-    return d  # pragma: no cover - o = d always qualifies
+def _shifts(grid: tuple) -> list:
+    """Every element g of the shift group :math:`\mathbb Z_{H} \times \dots` of the grid, row-major."""
+    return list(itertools.product(*(range(n) for n in grid)))
+
+
+def _shifted(r: tuple, g: tuple, grid: tuple) -> tuple:
+    """The flat multi-index r moved by the cyclic shift g (position p -> p + g on every axis)."""
+    return tuple(np.roll(np.asarray(r, dtype=np.int64).reshape(grid), g, axis=tuple(range(len(grid)))).ravel().tolist())
+
+
+def canonical_rotation(r: tuple, grid=None) -> tuple:
+    """Lexicographically largest cyclic shift (rotation in 1-D, 2-D torus shift on a grid): one representative per orbit.
+
+    >>> canonical_rotation((0, 1, 0, 0), grid=(2, 2))
+    (1, 0, 0, 0)
+    """
+    grid = _grid_of(r, grid)
+    if len(grid) == 1:
+        return max(tuple(r[i:] + r[:i]) for i in range(len(r)))
+    return max(_shifted(r, g, grid) for g in _shifts(grid))
+
+
+def _stabiliser(r: tuple, grid) -> list:
+    """The shifts g with g r = r."""
+    grid = _grid_of(r, grid)
+    return [g for g in _shifts(grid) if _shifted(r, g, grid) == tuple(r)]
+
+
+def _orbit_size(r: tuple, grid=None) -> int:
+    grid = _grid_of(r, grid)
+    if len(grid) == 1:
+        d = len(r)
+        for o in range(1, d + 1):
+            if d % o == 0 and tuple(r[o:] + r[:o]) == tuple(r):
+                return o
+        return d  # pragma: no cover - o = d always qualifies
+    return math.prod(grid) // len(_stabiliser(r, grid))
+
+
+def _character(j, g: tuple, grid: tuple) -> complex:
+    r""":math:`e^{2\pi i \sum_k j_k g_k / n_k}`, the Fourier character j at the shift g."""
+    j = (j,) if isinstance(j, (int, np.integer)) else tuple(j)
+    return cmath.exp(2j * math.pi * sum(jk * gk / n for jk, gk, n in zip(j, g, grid)))
+
+
+def _cycle_representatives(g: tuple, grid: tuple) -> list:
+    """One flat position per cycle of the shift g acting on the grid's positions."""
+    d = math.prod(grid)
+    moved = np.roll(np.arange(d).reshape(grid), g, axis=tuple(range(len(grid)))).ravel()
+    seen, reps = np.zeros(d, dtype=bool), []
+    for p in range(d):
+        if not seen[p]:
+            reps.append(p)
+            while not seen[p]:
+                seen[p] = True
+                p = int(moved[p])
+    return reps
+
+
+def fourier_indices(grid: tuple) -> list:
+    """The Fourier indices of the grid's shift group: ints ``0..d-1`` in 1-D, tuples ``(j_1, j_2)`` on a grid."""
+    return list(range(grid[0])) if len(grid) == 1 else _shifts(grid)
 
 
 def _flatten_layers(layer) -> list:
@@ -110,7 +177,7 @@ def _check_equivariant(layer, where: str) -> None:
             _check_equivariant(sub, f"{where}[{i}]")
         return
     if isinstance(layer, Conv):
-        if layer.stride != 1 or (layer.padding != "CIRCULAR" and layer.filter_size != 1):
+        if set(layer.strides) != {1} or (layer.padding != "CIRCULAR" and set(layer.filter_shape) != {1}):
             raise ValueError(
                 f"{layer!r} at {where}: pooled spectra need shift-equivariant layers "
                 "(CIRCULAR padding and stride 1) before the pooling readout"
@@ -132,7 +199,7 @@ def _split(net):
     if isinstance(pool, GlobalAvgPool):
         kind, window = "global", None
     elif isinstance(pool, AvgPool):
-        if pool.stride != 1 or pool.padding != "CIRCULAR":
+        if set(pool.strides) != {1} or pool.padding != "CIRCULAR":
             raise ValueError(f"{pool!r}: pooled spectra support AvgPool with stride 1 and CIRCULAR padding")
         kind, window = "local", pool.window
     else:
@@ -165,17 +232,42 @@ def pooling_symbol(kind: str, window: int | None, d: int) -> list:
     return out
 
 
-def orbit_multiplicity(r: tuple, j: int, patch_multiplicity) -> int:
+def grid_symbol(kind: str, window, grid: tuple) -> dict:
+    r"""Exact :math:`d\,\hat a(j)` for every Fourier index j of the grid (1-D: :func:`pooling_symbol`).
+
+    A separable window has the product of the per-axis Fejér symbols; global
+    pooling keeps only :math:`j = 0`.
+
+    >>> grid_symbol("global", None, (2, 2))[(0, 0)], grid_symbol("global", None, (2, 2))[(1, 0)]
+    (1, 0)
+    """
+    if len(grid) == 1:
+        return dict(enumerate(pooling_symbol(kind, window, grid[0])))
+    windows = (None,) * len(grid) if kind == "global" else (window if isinstance(window, tuple) else (window,) * len(grid))
+    axes = [pooling_symbol(kind, w, n) for w, n in zip(windows, grid)]
+    return {j: sympy.nsimplify(math.prod((axes[k][jk] for k, jk in enumerate(j)), start=sympy.Integer(1)))
+            for j in _shifts(grid)}
+
+
+def orbit_multiplicity(r: tuple, j, patch_multiplicity, grid=None) -> int:
     """m(r, j): dimension of the Fourier-j component on the orbit of r (see module docstring)."""
+    grid = _grid_of(r, grid)
     d = len(r)
-    o = _orbit_size(r)
-    total = 0j
-    for g in range(d):
-        c = math.gcd(g, d)
-        if c % o:
-            continue  # s^g does not fix r's orbit elements
-        fixed = o * math.prod(patch_multiplicity(k) for k in r[:c])
-        total += fixed * cmath.exp(2j * math.pi * j * g / d)
+    if len(grid) == 1:
+        o = _orbit_size(r)
+        total = 0j
+        for g in range(d):
+            c = math.gcd(g, d)
+            if c % o:
+                continue  # s^g does not fix r's orbit elements
+            fixed = o * math.prod(patch_multiplicity(k) for k in r[:c])
+            total += fixed * cmath.exp(2j * math.pi * j * g / d)
+    else:
+        o = _orbit_size(r, grid)
+        total = 0j
+        for g in _stabiliser(r, grid):  # only shifts fixing r fix a pattern of its orbit
+            fixed = o * math.prod(patch_multiplicity(r[p]) for p in _cycle_representatives(g, grid))
+            total += fixed * _character(j, g, grid)
     value = total.real / d
     rounded = int(round(value))
     if abs(value - rounded) > 1e-6 or abs(total.imag) > 1e-6 * max(1.0, abs(total.real)):
@@ -190,7 +282,27 @@ class PooledSpectrum(_EntriesTabular):
         self.net, self.domain, self.kind, self.max_frequency = net, domain, kind, max_frequency
         self.twin = twin_spectrum
         self.readout, self.window = readout, window
-        self.symbol = pooling_symbol(readout, window, domain.d)
+        self.grid = domain.grid
+        self.symbol = grid_symbol(readout, window, self.grid)  # Fourier index j -> d a_hat(j)
+
+    def _fourier_index(self, j):
+        """A valid Fourier index of the domain's grid (int in 1-D, tuple on a grid), or a clear error."""
+        if len(self.grid) == 1:
+            if not isinstance(j, (int, np.integer)) or not 0 <= j < self.domain.d:
+                raise ValueError(f"Fourier index j must be in 0..{self.domain.d - 1}, got {j}")
+            return int(j)
+        if isinstance(j, (int, np.integer)) and j == 0:
+            return (0,) * len(self.grid)
+        j = tuple(j) if isinstance(j, (tuple, list)) else (j,)
+        if len(j) != len(self.grid) or not all(isinstance(v, (int, np.integer)) and 0 <= v < n for v, n in zip(j, self.grid)):
+            raise ValueError(f"Fourier index j must be a tuple (j_1, j_2) with 0 <= j_k < {self.grid}, got {j}")
+        return tuple(int(v) for v in j)
+
+    def _sees(self, r: tuple, j) -> bool:
+        """True when the character j is trivial on the stabiliser of r (the orbit has a Fourier-j component)."""
+        if len(self.grid) == 1:
+            return j % (self.domain.d // _orbit_size(r)) == 0
+        return all(abs(_character(j, g, self.grid) - 1) < 1e-9 for g in _stabiliser(r, self.grid))
 
     @property
     def method(self) -> str:
@@ -203,12 +315,11 @@ class PooledSpectrum(_EntriesTabular):
     def _index(self, r):
         return self.twin._index(r)
 
-    def eigenvalue(self, r: Any, j: int = 0):
-        """lambda(r, j); zero when the orbit of r has no Fourier-j component."""
+    def eigenvalue(self, r: Any, j: Any = 0):
+        """lambda(r, j); zero when the orbit of r has no Fourier-j component (j a tuple on a grid)."""
         r = self._index(r)
-        if not 0 <= j < self.domain.d:
-            raise ValueError(f"Fourier index j must be in 0..{self.domain.d - 1}, got {j}")
-        if j % (self.domain.d // _orbit_size(r)):
+        j = self._fourier_index(j)
+        if not self._sees(r, j):
             return 0
         factor = self.symbol[j]
         value = self.twin.eigenvalue(r)
@@ -225,10 +336,12 @@ class PooledSpectrum(_EntriesTabular):
         """The twin's M19 learning index of r."""
         return self.twin.learning_index(r, scaling)
 
-    def multiplicity(self, r: Any, j: int = 0) -> int:
-        return orbit_multiplicity(self._index(r), j, self.domain.patch_multiplicity)
+    def multiplicity(self, r: Any, j: Any = 0) -> int:
+        j = self._fourier_index(j)
+        return orbit_multiplicity(self._index(r), j, self.domain.patch_multiplicity, self.grid)
 
-    def error_bound(self, r: Any, j: int = 0):
+    def error_bound(self, r: Any, j: Any = 0):
+        j = self._fourier_index(j)
         factor = abs(float(self.symbol[j]))
         return self.twin.error_bound(r) * factor if factor else 0
 
@@ -252,7 +365,7 @@ class PooledSpectrum(_EntriesTabular):
         exact = getattr(self.domain, "kind", "") == "hypercube" and d * n0 <= 16
         if exact:
             bits = (np.arange(2 ** (d * n0))[:, None] >> np.arange(d * n0)) & 1
-            X = (1.0 - 2.0 * bits).reshape(-1, d, n0)
+            X = (1.0 - 2.0 * bits).reshape(-1, *self.grid, n0)
         else:
             X = self.domain.sample(n_samples, seed)
         diag = kernel_pairs(self.net, X, X, self.kind)
@@ -275,6 +388,8 @@ class PooledSpectrum(_EntriesTabular):
         if target.domain != self.domain:
             raise ValueError(f"target lives on {target.domain!r}, the spectrum on {self.domain!r}")
         d = self.domain.d
+        if len(self.grid) > 1:
+            return self._grid_target_masses(coefficients)
         orbits: dict = {}
         for r, c in coefficients.items():
             rep = canonical_rotation(r)
@@ -291,23 +406,48 @@ class PooledSpectrum(_EntriesTabular):
                     masses[(rep, j * (d // o))] = float(mass)
         return masses
 
+    def _grid_target_masses(self, coefficients: dict) -> dict:
+        r"""Target masses on a grid: :math:`|\frac{1}{|S_r|}\sum_{g \in G} c_{g r}\, \overline{\chi_j(g)}|^2 / o_r`.
+
+        The group sum over all shifts divided by the stabiliser size is the
+        sum over the orbit (1-D: the FFT over the orbit in :meth:`target_masses`).
+        """
+        grid, masses = self.grid, {}
+        reps: dict = {}
+        for r in coefficients:
+            reps.setdefault(canonical_rotation(r, grid), None)
+        for rep in reps:
+            stab = len(_stabiliser(rep, grid))
+            o = math.prod(grid) // stab
+            values = [coefficients.get(_shifted(rep, g, grid), 0.0) for g in _shifts(grid)]
+            norm = sum(v * v for v in values) / stab
+            for j in _shifts(grid):
+                if not self._sees(rep, j):
+                    continue
+                amp = sum(v * _character(j, g, grid).conjugate() for v, g in zip(values, _shifts(grid))) / stab
+                mass = abs(amp) ** 2 / o
+                if mass > 1e-15 * norm:
+                    masses[(rep, j)] = float(mass)
+        return masses
+
     @cached_property
     def _entries(self) -> list:
         out = []
         seen = set()
         for r in _all_indices(self.domain.d, self.max_frequency, self.domain.max_patch_degree()):
-            rep = canonical_rotation(r)
+            rep = canonical_rotation(r, self.grid)
             if rep in seen:
                 continue
             seen.add(rep)
             space = self.twin.space(rep)
-            for j in range(self.domain.d):
+            for j in fourier_indices(self.grid):
                 m = self.multiplicity(rep, j)
                 value = self.eigenvalue(rep, j)
                 if m == 0 or value == 0:
                     continue
                 out.append(
-                    PooledEntry(rep, j, sum(rep), space, value, m, _orbit_size(rep), self.error_bound(rep, j), self.exact)
+                    PooledEntry(rep, j, sum(rep), space, value, m, _orbit_size(rep, self.grid), self.error_bound(rep, j),
+                                self.exact)
                 )
         out.sort(key=lambda x: (x.frequency, x.space, x.j, -float(x.eigenvalue)))
         return out

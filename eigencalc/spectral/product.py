@@ -152,7 +152,7 @@ class Spectrum(_EntriesTabular):
     def __init__(self, net, domain: Domain, kind: str, max_frequency: int, method: str, max_power: int, max_degree: int):
         self.net, self.domain, self.kind = net, domain, kind
         self.max_frequency = max_frequency
-        self.dag = net.dag(domain.d)
+        self.dag = net.dag(domain.grid, domain.n0)
         if self.dag.pooled:
             raise ValueError(
                 "spectrum: networks with GlobalAvgPool over several positions are not supported yet "
@@ -187,7 +187,7 @@ class Spectrum(_EntriesTabular):
 
     @cached_property
     def _series(self):
-        return self.net.kernel_series(self.domain.d, self.kind, self.max_degree)
+        return self.net.kernel_series(self.domain.grid, self.kind, self.max_degree)
 
     @cached_property
     def _enumerated(self) -> np.ndarray:
@@ -199,7 +199,7 @@ class Spectrum(_EntriesTabular):
         for start in range(0, values.size, chunk):
             idx = np.arange(start, min(start + chunk, values.size))
             digits = (idx[:, None] // (n0 + 1) ** np.arange(d - 1, -1, -1)) % (n0 + 1)
-            values[idx] = self.net.kernel_of_correlations(axis[digits], self.kind)
+            values[idx] = self.net.kernel_of_correlations(axis[digits], self.kind, grid=self.domain.grid, n0=n0)
         tensor = values.reshape((n0 + 1,) * d)
         V = np.array([[float(w) for w in hypercube_signed_measure(k, n0)] for k in range(n0 + 1)])
         for ax in range(d):
@@ -322,7 +322,7 @@ class Spectrum(_EntriesTabular):
             return rec.field.out(rec.trace())
         if self.method == "series":
             return self._series.trace()
-        return float(self.net.kernel_of_correlations(np.ones(self.domain.d), self.kind))
+        return float(self.net.kernel_of_correlations(np.ones(self.domain.d), self.kind, grid=self.domain.grid, n0=self.domain.n0))
 
     def captured_fraction(self) -> float:
         """sum over entries up to max_frequency of lambda * multiplicity, over K(1)."""
@@ -480,14 +480,14 @@ def _tree_classes(sigs: _tree.Signatures, dag, domain: Domain, F: int) -> list:
                 out[sig] = (1, k, {node.position: k} if k else {})
         else:
             states = {(): (1, 0, {})}
-            for c, w in zip(node.children, node.exact_weights):
+            for c, w in zip(node.children, sigs.weight_keys(u)):
                 child = forms(c)
                 new: dict = {}
                 for key, (cnt, f, rep) in states.items():
                     for sig, (ccnt, cf, crep) in child.items():
                         if f + cf > F:
                             continue
-                        nk = tuple(sorted(key + ((str(w), sig),)))
+                        nk = tuple(sorted(key + ((w, sig),)))
                         old = new.get(nk)
                         merged = rep if not crep else {**rep, **crep}
                         new[nk] = (cnt * ccnt + (old[0] if old else 0), f + cf, old[2] if old else merged)

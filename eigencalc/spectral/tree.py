@@ -97,6 +97,15 @@ class Signatures:
         self.dag = dag
         self._structures: dict = {}
         self._ids: dict = {}
+        self._weight_keys: dict = {}  # node -> str(weight) per child, printed once
+        self._blank: dict = {}  # node -> id with no harmonic degree in its receptive field
+
+    def weight_keys(self, u: int) -> tuple:
+        """``str(weight)`` of each child edge of node u (the canonical form of an exact weight)."""
+        keys = self._weight_keys.get(u)
+        if keys is None:
+            keys = self._weight_keys[u] = tuple(str(w) for w in self.dag.nodes[u].exact_weights)
+        return keys
 
     @staticmethod
     def _intern(table: dict, key) -> int:
@@ -119,8 +128,22 @@ class Signatures:
         node = self.dag.nodes[u]
         if node.op == Op.INPUT:
             return self.leaf(r.get(node.position, 0))
-        kids = tuple(sorted((str(w), self.signature(c, r)) for c, w in zip(node.children, node.exact_weights)))
+        if not any(r.get(i, 0) for i in r if i in node.receptive_field):
+            return self._blank_signature(u)
+        kids = tuple(sorted(zip(self.weight_keys(u), (self.signature(c, r) for c in node.children))))
         return self.node(u, kids)
+
+    def _blank_signature(self, u: int) -> int:
+        """Id of node u when its receptive field carries no harmonic (every degree 0); memoised per node."""
+        sig = self._blank.get(u)
+        if sig is None:
+            node = self.dag.nodes[u]
+            if node.op == Op.INPUT:
+                sig = self.leaf(0)
+            else:
+                sig = self.node(u, tuple(sorted(zip(self.weight_keys(u), map(self._blank_signature, node.children)))))
+            self._blank[u] = sig
+        return sig
 
 
 def _poly_mul(a: list, b: list, n: int, zero) -> list:

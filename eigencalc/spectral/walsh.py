@@ -6,6 +6,8 @@ sign patterns with the Gram engine and transforms them in place.
 
 from __future__ import annotations
 
+import math
+
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -65,13 +67,14 @@ def hypercube_spectrum(net: Layer, domain, kind: str = REQUIRED, *, n0: Any = No
     """
     net = _check_network(net)
     kind = required_kind(kind, "hypercube_spectrum", "ntk")
-    d, n0 = _hypercube_shape(domain, n0)
+    grid, n0 = _hypercube_shape(domain, n0)
+    d = math.prod(grid)
     if d * n0 > MAX_WALSH_BITS:
         raise ValueError(
             f"hypercube_spectrum: d * n0 = {d * n0} sign bits means 2^{d * n0} eigenvalues; "
             f"the limit is {MAX_WALSH_BITS} (2^{MAX_WALSH_BITS} float64 = {8 << MAX_WALSH_BITS >> 20} MiB)"
         )
-    flat = op_table_of(net, d)
+    flat = op_table_of(net, grid, n0)
     require_no_pooling(flat, "hypercube_spectrum")
     engine = _select_engine(flat, engine, "hypercube_spectrum")
     values = walsh_values(flat, n0, kind, engine)
@@ -84,11 +87,11 @@ def hypercube_spectrum(net: Layer, domain, kind: str = REQUIRED, *, n0: Any = No
 
 
 def _hypercube_shape(domain, n0) -> tuple:
-    """``(d, n0)`` of a ProductHypercube; integers ``(d, n0=...)`` are the deprecated spelling."""
+    """``(grid, n0)`` of a ProductHypercube; integers ``(d, n0=...)`` are the deprecated spelling."""
     if isinstance(domain, ProductHypercube):
         if n0 is not None:
             raise TypeError("hypercube_spectrum: pass n0 inside the domain, ProductHypercube(d, n0), not as n0=")
-        return domain.d, domain.n0
+        return domain.grid, domain.n0
     if isinstance(domain, Domain):
         raise TypeError(f"hypercube_spectrum needs a ProductHypercube, got {domain!r}")
     warnings.warn(
@@ -98,7 +101,7 @@ def _hypercube_shape(domain, n0) -> tuple:
         stacklevel=3,
     )
     d = _check_int(domain, "d (number of patches)")
-    return d, _check_int(1 if n0 is None else n0, "n0 (coordinates per patch)")
+    return (d,), _check_int(1 if n0 is None else n0, "n0 (coordinates per patch)")
 
 
 def _popcount(a: np.ndarray) -> np.ndarray:

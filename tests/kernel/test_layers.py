@@ -46,7 +46,7 @@ def test_exact_parameters():
         (lambda: A.Conv(3, stride=0), ValueError, ["stride", ">= 1", "got 0"]),
         (lambda: A.Conv(0), ValueError, ["filter_size", "got 0"]),
         (lambda: A.Conv(2.5), TypeError, ["filter_size", "integer"]),
-        (lambda: A.Conv(2, padding="SAME"), ValueError, ["padding", "VALID", "CIRCULAR"]),
+        (lambda: A.Conv(2, padding="REFLECT"), ValueError, ["padding", "VALID", "SAME", "CIRCULAR"]),
         (lambda: A.FanOut(0), ValueError, ["FanOut", "n"]),
         (lambda: A.serial(), ValueError, ["empty network", "serial"]),
         (lambda: A.parallel(), ValueError, ["empty network", "parallel"]),
