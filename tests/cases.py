@@ -148,7 +148,7 @@ def _mm_nets():
 def _all_points(domain):
     n = domain.d * domain.n0
     pts = np.array(list(itertools.product([-1.0, 1.0], repeat=n)))
-    return pts.reshape(-1, domain.d, domain.n0)
+    return pts.reshape(-1, *domain.grid, domain.n0)  # (N, d, n0), or (N, H, W, n0) on a grid
 
 
 def _gram_eigenvalues(net, domain, kind):

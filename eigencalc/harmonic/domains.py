@@ -244,7 +244,10 @@ class Domain:
     def multiplicity(self, r: Any) -> int:
         r"""Dimension of the eigenspace of :math:`Y_r` (M14): :math:`\prod_i N(n_0, r_i)`."""
         r = self.check_index(r)
-        return math.prod(self.patch_multiplicity(k) for k in r)
+        degrees: dict = {}
+        for k in r:  # patches of equal degree share N(n0, k): one call per distinct degree
+            degrees[k] = degrees.get(k, 0) + 1
+        return math.prod(self.patch_multiplicity(k) ** count for k, count in degrees.items())
 
     def sample(self, N: int, seed: Any = None) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -98,12 +98,12 @@ def _grid_of(r: tuple, grid) -> tuple:
 
 
 def _shifts(grid: tuple) -> list:
-    """Every element g of the shift group :math:`\mathbb Z_{H} \times \dots` of the grid, row-major."""
+    r"""Every element g of the shift group :math:`\mathbb Z_{H} \times \dots` of the grid, row-major."""
     return list(itertools.product(*(range(n) for n in grid)))
 
 
 def _shifted(r: tuple, g: tuple, grid: tuple) -> tuple:
-    """The flat multi-index r moved by the cyclic shift g (position p -> p + g on every axis)."""
+    r"""The flat multi-index r moved by the cyclic shift g (position p -> p + g on every axis)."""
     return tuple(np.roll(np.asarray(r, dtype=np.int64).reshape(grid), g, axis=tuple(range(len(grid)))).ravel().tolist())
 
 

@@ -538,8 +538,13 @@ def _steiner(dag, support: list, levels: dict, scaling, degrees=None) -> float:
     inf = float("inf")
     cost: dict = {}
     need = dag.ancestors_of_output()
+    support_set = set(support)
+    blank = [0.0] + [inf] * full  # a node that sees no patch of the support reaches nothing
     for node in dag.nodes:
         if node.id not in need:
+            continue
+        if support_set.isdisjoint(node.receptive_field):
+            cost[node.id] = blank
             continue
         best = [inf] * (full + 1)
         best[0] = 0.0

@@ -146,8 +146,53 @@ class Signatures:
         return sig
 
 
+def _fixed_point(values: list):
+    """mpf values as exact integers over one power of two, ``(ints, E)`` with ``v_i = ints[i] 2^E``; None unless all finite >= 0."""
+    if not values or not all(isinstance(v, mpmath.mpf) for v in values):
+        return None
+    tups = [v._mpf_ for v in values]
+    if any(sign or (man == 0 and exp != 0) for sign, man, exp, _ in tups):  # negative, or inf / nan
+        return None
+    exps = [exp for _, man, exp, _ in tups if man]
+    if not exps:
+        return [0] * len(values), 0
+    E = min(exps)
+    return [man << (exp - E) if man else 0 for _, man, exp, _ in tups], E
+
+
+def _kronecker_mul(a: list, b: list, n: int):
+    r"""Exact product of two nonnegative mpf coefficient lists, rounded once per coefficient, or None.
+
+    Kronecker substitution: with :math:`a_i = \alpha_i 2^{E_a}` (integers), the
+    packed integers :math:`\sum_i \alpha_i 2^{s i}` multiply into
+    :math:`\sum_k (\sum_{i+j=k} \alpha_i\beta_j) 2^{s k}` exactly when the slot s
+    exceeds every convolution sum's bit length; one big-integer product replaces
+    :math:`O(n^2)` mpf operations and the only rounding is the final one (to the
+    context precision, nearest), so the result is at least as accurate as the
+    termwise loop.
+    """
+    fa, fb = _fixed_point(a[: n + 1]), _fixed_point(b[: n + 1])
+    if fa is None or fb is None:
+        return None
+    (ia, ea), (ib, eb) = fa, fb
+    slot = max(ia).bit_length() + max(ib).bit_length() + (n + 1).bit_length() + 1
+    pack = lambda ints: sum(v << (slot * i) for i, v in enumerate(ints))  # noqa: E731
+    product = pack(ia) * pack(ib)
+    mask = (1 << slot) - 1
+    prec, exp = mpmath.mp.prec, ea + eb
+    make = mpmath.mpf
+    out = []
+    for k in range(n + 1):
+        c = (product >> (slot * k)) & mask
+        out.append(make(mpmath.libmp.from_man_exp(c, exp, prec, "n")))
+    return out
+
+
 def _poly_mul(a: list, b: list, n: int, zero) -> list:
     """Product of coefficient lists truncated to degree n (length n + 1)."""
+    fast = _kronecker_mul(a, b, n) if isinstance(zero, mpmath.mpf) else None
+    if fast is not None:
+        return fast
     out = [zero] * (n + 1)
     for i, ai in enumerate(a[: n + 1]):
         if ai == 0:
@@ -229,6 +274,9 @@ class TreeRecursion:
                 self.s0[u] = self.bias[u] + sum((wi * self.s0[c] for wi, c in zip(w, node.children)), F.zero)
         self.signatures = Signatures(dag)
         self._memo: dict = {}
+        self._powers: dict = {}
+        self._rows: dict = {}
+        self._scales: dict = {}
 
     def _dual_matrices(self, act, q, s0):
         r"""Centred dual matrices [d^m](f - f_0)^p and [d^m](f - f_0)^p f', p, m <= P, and f_0.
@@ -246,12 +294,12 @@ class TreeRecursion:
             return self._dual_cache[key]
         F, P = self.field, self.P
         kmax = act.degree if isinstance(act, Polynomial) else max(self.dual_terms, P + 2)
-        series = act.dual_series(kmax, F.to_sympy(q))
-        e = [F.num(c) / q**k for k, c in enumerate(series.coefficients)]
+        coefficients, tail = self._dual_series(act, kmax, q)
+        e = [c / q**k for k, c in enumerate(coefficients)]
         f = dual_taylor_coefficients(e, s0, P + 1, total=lambda terms: sum(terms, F.zero))
         f_up = list(f)
         if not isinstance(act, Polynomial):
-            tau = abs(F.num(series.tail))
+            tau = abs(tail)
             x = s0 / q
             K = len(e) - 1
             for j in range(P + 2):
@@ -264,6 +312,26 @@ class TreeRecursion:
         matrices = self._power_matrices(f) + (f[0],) + self._power_matrices(f_up)
         self._dual_cache[key] = matrices
         return matrices
+
+    def _dual_series(self, act, kmax: int, q) -> tuple:
+        r"""The dual coefficients :math:`a_k(q)^2` (k <= kmax) and their tail (M6, M16) in the field.
+
+        A positively homogeneous activation of degree h (ReLU family: h = 1)
+        has :math:`a_k(q)^2 = q^h a_k(1)^2`, so its series is computed once at
+        q = 1 and scaled; every node of a deep tree has its own q.
+        """
+        F = self.field
+        h = getattr(act, "homogeneity", None)
+        if h is None or F.exact:
+            series = act.dual_series(kmax, F.to_sympy(q))
+            return [F.num(c) for c in series.coefficients], F.num(series.tail)
+        key = ("unit-dual", act, kmax)
+        if key not in self._dual_cache:
+            series = act.dual_series(kmax, 1)
+            self._dual_cache[key] = ([F.num(c) for c in series.coefficients], F.num(series.tail))
+        unit, tail = self._dual_cache[key]
+        scale = q**h
+        return [scale * c for c in unit], scale * tail
 
     def _power_matrices(self, f: list) -> tuple:
         F, P = self.field, self.P
@@ -318,11 +386,33 @@ class TreeRecursion:
         A_c, B_c = self.moments(c, r)
         upper = ONES_UPPER in r.values()
         Fm, Gm = self.dual[u][3:5] if upper else self.dual[u][0:2]
-        A = [sum((Fm[p][m] * A_c[m] for m in range(P + 1)), F.zero) for p in range(P + 1)]
+        A = self._matvec(Fm, A_c)
         if not self.ntk:
             return A, [F.zero] * (P + 1)
-        B = [sum((Gm[p][m] * B_c[m] for m in range(P + 1)), F.zero) for p in range(P + 1)]
-        return A, B
+        return A, self._matvec(Gm, B_c)
+
+    def _matvec(self, M: list, v: list) -> list:
+        r""":math:`(\sum_m M_{pm} v_m)_p`; for nonnegative mpf entries each sum is formed exactly in integers and rounded once.
+
+        The fixed-point rows of a dual matrix are cached (the matrices are
+        shared by every class); otherwise (exact fields, signs, infinities) the
+        plain sum in the field.
+        """
+        F, P = self.field, self.P
+        fv = _fixed_point(v[: P + 1]) if isinstance(F.zero, mpmath.mpf) else None
+        rows = self._fixed_rows(M) if fv is not None else None
+        if rows is None:
+            return [sum((M[p][m] * v[m] for m in range(P + 1)), F.zero) for p in range(P + 1)]
+        iv, ev = fv
+        prec, make = mpmath.mp.prec, mpmath.mpf
+        return [make(mpmath.libmp.from_man_exp(sum(x * y for x, y in zip(ir, iv)), er + ev, prec, "n")) for ir, er in rows]
+
+    def _fixed_rows(self, M: list):
+        key = id(M)
+        if key not in self._rows:
+            rows = [_fixed_point(list(row[: self.P + 1])) for row in M[: self.P + 1]]
+            self._rows[key] = (M, None if any(r is None for r in rows) else rows)  # M kept alive: ids stay unique
+        return self._rows[key][1]
 
     def _linear_moments(self, u, node, r):
         F, P = self.field, self.P
@@ -331,8 +421,9 @@ class TreeRecursion:
         groups: dict = {}  # identical children (same moments and weight) are grouped
         for c, w in zip(node.children, self.weights[u]):
             A_c, B_c = self.moments(c, r)
-            a = tuple(A_c[p] * w**p / fact[p] if p <= P else F.zero for p in range(n + 1))
-            b = tuple(B_c[p] * w**p / fact[p] for p in range(P + 1))
+            scale = self._egf_scale(w, n, fact)
+            a = tuple(A_c[p] * scale[p] if p <= P else F.zero for p in range(n + 1))
+            b = tuple(B_c[p] * scale[p] for p in range(P + 1))
             groups[(a, b, w)] = groups.get((a, b, w), 0) + 1
         bias = [F.one] + [F.zero] * n  # centred: the bias cancels in delta_u
         a_counts: dict = {}
@@ -352,18 +443,39 @@ class TreeRecursion:
             term = _poly_mul(self._product(others, P, bias), list(b), P, F.zero)
             for p in range(P + 1):
                 theta[p] += count * w * term[p] * fact[p]
-        if node.trainable:
-            theta = [theta[p] + self.s0[u] * A_full[p] + A_full[p + 1] for p in range(P + 1)]
+        if node.trainable:  # Theta_u += kappa Sigma_u + c (Node.ntk_scale, ntk_shift; 1 and 0 in the NTK parameterization)
+            kappa, shift = node.ntk_scale, node.ntk_shift
+            if kappa == 1 and shift == 0:
+                theta = [theta[p] + self.s0[u] * A_full[p] + A_full[p + 1] for p in range(P + 1)]
+            else:
+                kappa, shift = F.num(kappa), F.num(shift)
+                theta = [theta[p] + kappa * (self.s0[u] * A_full[p] + A_full[p + 1]) + shift * A_full[p] for p in range(P + 1)]
         return A, theta
 
+    def _egf_scale(self, w, n: int, fact: list) -> list:
+        """:math:`w^p / p!`, p <= n: a child's moments into its exponential generating function (cached per weight)."""
+        key = (w, n)
+        if key not in self._scales:
+            self._scales[key] = [w**p / fact[p] for p in range(n + 1)]
+        return self._scales[key]
+
     def _product(self, counts: dict, n: int, start: list) -> list:
-        """start * prod_key key^count, truncated at degree n (powers by squaring)."""
+        """start * prod_key key^count, truncated at degree n (powers by squaring, memoised per key and count)."""
         F = self.field
-        out = list(start[: n + 1])
+        out = None if start[0] == F.one and not any(start[1 : n + 1]) else list(start[: n + 1])
         for key, count in counts.items():
             if count:
-                out = _poly_mul(out, _poly_pow(list(key), count, n, F.zero, F.one), n, F.zero)
-        return out
+                power = self._power(key, count, n)
+                out = list(power) if out is None else _poly_mul(out, power, n, F.zero)
+        return [F.one] + [F.zero] * n if out is None else out
+
+    def _power(self, key: tuple, count: int, n: int) -> list:
+        """``key^count`` truncated at degree n; children repeat across nodes and classes, so powers are cached."""
+        cached = self._powers.get((key, count, n))
+        if cached is None:
+            F = self.field
+            cached = self._powers[(key, count, n)] = _poly_pow(list(key), count, n, F.zero, F.one)
+        return cached
 
     # ------------------------------------------------------------- eigenvalues
     def root_value(self, r: dict):
