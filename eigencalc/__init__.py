@@ -19,6 +19,7 @@ module                        concept
 ``targets``, ``learning``     targets, eigenlearning curves, kernel regression (section 7)
 ``reports``, ``plots``        tables (pandas, LaTeX) and figures
 ``grammar``, ``cli``          architecture text and the command line
+``finite``                    finite-width 1/n corrections, RYH chs. 4, 5, 8 (F1–F17)
 ============================  ==================================================
 """
 
@@ -75,7 +76,18 @@ from .numerics import (
 )
 from .pooling import PooledSpectrum
 from .spectra import Spectrum, spectrum
-from . import plots, targets
+from .finite import (
+    finite_width_mlp,
+    finite_width_ntk,
+    finite_width_pair,
+    finite_width_pair_ntk,
+    monte_carlo_moments,
+    monte_carlo_ntk,
+    monte_carlo_pair,
+)
+from .finite.sphere import finite_width_sphere
+from .finite.universality import large_depth_constants
+from . import finite, plots, targets
 
 __all__ = [
     "ACTIVATION_NAMES", "Activation", "DualSeries", "TruncationWarning", "activation",
@@ -90,4 +102,6 @@ __all__ = [
     "Spectrum", "PooledSpectrum", "spectrum",
     "gram", "hypercube_spectrum", "group_by_frequency_space", "monte_carlo_eigenvalue", "empirical_spectrum", "verify",
     "plots", "targets", "learning_curve", "learnable", "krr_experiment",
+    "finite", "finite_width_mlp", "finite_width_pair", "finite_width_ntk", "finite_width_pair_ntk", "finite_width_sphere",
+    "large_depth_constants", "monte_carlo_moments", "monte_carlo_pair", "monte_carlo_ntk",
 ]

@@ -8,7 +8,9 @@ rows into
   column says which values are exact);
 * :func:`to_latex`: a booktabs table through ``pandas.io.formats.style.Styler``
   with exact values as ``sympy.latex`` and inexact ones rounded by
-  :func:`format_number` (``value \pm bound`` when a bound is known);
+  :func:`format_number` (``value \pm bound`` when a bound is known), or, for
+  rows marked ``certified``, only their certified digits
+  (:func:`certified_digits`);
 * :func:`to_records`: JSON-ready records (exact values as strings, plus floats).
 
 :class:`Tabular` is the mixin giving a class ``to_frame``, ``to_latex``,
@@ -26,7 +28,9 @@ import sympy
 
 from .numbers import to_float
 
-__all__ = ["Tabular", "to_frame", "to_latex", "to_records", "format_number", "latex_number", "as_float"]
+__all__ = [
+    "Tabular", "to_frame", "to_latex", "to_records", "format_number", "latex_number", "as_float", "certified_digits",
+]
 
 
 def as_float(value: Any) -> float | Any:
@@ -80,6 +84,59 @@ def format_number(value: Any, bound: Any = None, digits: int = 6) -> str:
     return f"{x:.{digits}g}"
 
 
+def certified_digits(value: Any, bound: Any) -> str:
+    r"""The value rounded to the digits its bound certifies: the true value is within one unit of the last digit.
+
+    With :math:`|x - x_{true}| \le e`, print the rounding :math:`\tilde x` of x to
+    the most significant figures s (at most 14) such that
+    :math:`|\tilde x - x| + e \le 0.95 \cdot 10^{E - s + 1}`, E the decimal exponent of
+    :math:`\tilde x`; then :math:`|\tilde x - x_{true}|` is at most one unit
+    in the last printed place.  When :math:`e \ge |x|` no digit is certified
+    and the answer is ``< b`` with :math:`b \ge |x| + e \ge |x_{true}|`; when
+    not even one figure qualifies, ``value ± bound``.
+
+    >>> certified_digits(0.136266296385567, 9.07e-09)
+    '0.1362663'
+    >>> certified_digits(5.88139375325951e-09, 1.2e-16)
+    '5.881394e-09'
+    >>> certified_digits(1e-20, 1e-18)
+    '< 1.1e-18'
+    """
+    x = as_float(value)
+    e = as_float(bound) if bound is not None else 0.0
+    if not isinstance(x, float) or not math.isfinite(e):
+        return format_number(value, bound)
+    if e <= 0:
+        return format_number(value)
+    if abs(x) <= e:
+        return f"< {_up(abs(x) + e)}"
+    best = None
+    for s in range(1, 15):
+        text = f"{x:.{s - 1}e}"
+        rounded = float(text)
+        exponent = int(text.split("e")[1])
+        # at most 14 figures, with 5% of the unit left for float64 rounding (< 2.3% there)
+        if abs(rounded - x) + e <= 0.95 * 10.0 ** (exponent - s + 1):
+            best = (s, rounded, exponent)
+        else:
+            break
+    if best is None:
+        return format_number(value, bound)
+    s, rounded, exponent = best
+    if -3 <= exponent <= s - 1:  # fixed notation shows exactly the s certified figures
+        return f"{rounded:.{s - 1 - exponent}f}"
+    return f"{rounded:.{s - 1}e}"
+
+
+def _up(e: float) -> str:
+    """e with two significant digits, rounded up."""
+    exponent = math.floor(math.log10(e))
+    mant = math.ceil(e / 10.0 ** (exponent - 1) - 1e-9) / 10
+    if mant >= 10:
+        mant, exponent = mant / 10, exponent + 1
+    return f"{mant:.1f}e{exponent:+03d}"
+
+
 def latex_number(value: Any, bound: Any = None, digits: int = 6) -> str:
     r"""LaTeX cell: ``sympy.latex`` for exact values, else :func:`format_number` with ``\pm``."""
     if isinstance(value, str):
@@ -123,11 +180,17 @@ def to_frame(rows: Sequence[dict]):
     return pd.DataFrame([{k: (v if isinstance(v, (tuple, list)) else as_float(v)) for k, v in row.items()} for row in rows])
 
 
-def to_latex(rows: Sequence[dict], *, bounds: dict | None = None, caption: str | None = None, label: str | None = None) -> str:
+def to_latex(
+    rows: Sequence[dict], *, bounds: dict | None = None, caption: str | None = None, label: str | None = None,
+    uncertainty: bool | None = None,
+) -> str:
     r"""A booktabs LaTeX table (``\toprule``/``\midrule``/``\bottomrule``), one row per row.
 
-    ``bounds`` maps a column to the column holding its error bound (shown as
-    ``\pm`` and then dropped).
+    ``bounds`` maps a column to the column holding its error bound (then
+    dropped).  A bounded value is printed with only its certified digits
+    (:func:`certified_digits`) when ``uncertainty`` is False, or when it is
+    None and the row's ``certified`` field is True; otherwise as
+    ``value \pm bound``.
     """
     import pandas as pd
 
@@ -143,12 +206,25 @@ def to_latex(rows: Sequence[dict], *, bounds: dict | None = None, caption: str |
                 cell[k] = "$(" + ", ".join(str(x) for x in v) + ")$"
             else:
                 b = row.get(bounds[k]) if k in bounds else None
-                cell[k] = latex_number(v, b if b else None)
+                digits_only = uncertainty is False or (uncertainty is None and row.get("certified") is True)
+                text = certified_digits(v, b) if b and digits_only and not isinstance(v, str) else None
+                if text is not None and "±" not in text:
+                    cell[k] = _latex_text(text)
+                else:
+                    cell[k] = latex_number(v, b if b else None)
         cells.append(cell)
     frame = pd.DataFrame(cells)
     frame.columns = [str(c).replace("_", r"\_") for c in frame.columns]
     styler = frame.style.hide(axis="index")
     return styler.to_latex(hrules=True, caption=caption, label=label, column_format="l" * len(frame.columns))
+
+
+def _latex_text(text: str) -> str:
+    """Plain number text (with e-notation or a leading ``<``) as LaTeX math."""
+    if "e" in text:
+        mant, exp = text.split("e")
+        text = f"{mant} \\times 10^{{{int(exp)}}}"
+    return "$" + text + "$"
 
 
 class Tabular:
@@ -166,9 +242,14 @@ class Tabular:
         """The rows as a ``pandas.DataFrame`` (floats; exactness in the ``exact`` column)."""
         return to_frame(self.rows())
 
-    def to_latex(self, caption: str | None = None, label: str | None = None) -> str:
-        """A booktabs LaTeX table; exact values via ``sympy.latex``, bounds as ``\\pm``."""
-        return to_latex(self.rows(), bounds=self._latex_bounds, caption=caption, label=label)
+    def to_latex(self, caption: str | None = None, label: str | None = None, uncertainty: bool | None = None) -> str:
+        """A booktabs LaTeX table; exact values via ``sympy.latex``; bounded values as certified digits or ``\\pm``.
+
+        ``uncertainty=True`` prints every bounded value as ``value \\pm bound``,
+        ``False`` only its certified digits, ``None`` (default) certified digits
+        for rows marked ``certified`` and ``\\pm`` for the others.
+        """
+        return to_latex(self.rows(), bounds=self._latex_bounds, caption=caption, label=label, uncertainty=uncertainty)
 
     def to_records(self) -> list:
         """JSON-ready records (see :func:`to_records`)."""

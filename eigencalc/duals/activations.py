@@ -263,6 +263,38 @@ class Activation:
     def _mp_phi(self) -> Callable:
         return _lambdify_mpmath(self.expr)
 
+    def mp_function(self, derivative: int = 0) -> Callable:
+        r"""The mpmath callable :math:`z \mapsto \phi^{(j)}(z)`, j = ``derivative`` (weak derivative, sympy-differentiated).
+
+        Public accessor for high-precision quadrature; evaluates at the mpmath context precision.
+        Raises ValueError when the j-th derivative is a distribution (e.g. j = 2 for ReLU).
+
+        >>> import mpmath; activation("tanh").mp_function(1)(mpmath.mpf(0))
+        mpf('1.0')
+        """
+        j = check_int(derivative, "derivative", 0)
+        d = _derivative_expr(self.expr, j)
+        if d.has(sympy.DiracDelta):
+            raise ValueError(f"{self.name}: derivative {j} is a distribution, not a function")
+        return _lambdify_mpmath(d)
+
+    def numpy_function(self, derivative: int = 0) -> Callable:
+        r"""The float64 ufunc-like callable :math:`z \mapsto \phi^{(j)}(z)` on arrays (sympy-differentiated).
+
+        >>> float(activation("tanh").numpy_function(1)(0.0))
+        1.0
+        """
+        j = check_int(derivative, "derivative", 0)
+        d = _derivative_expr(self.expr, j)
+        if d.has(sympy.DiracDelta):
+            raise ValueError(f"{self.name}: derivative {j} is a distribution, not a function")
+        return _lambdify_numpy_cse(d)
+
+    @property
+    def breakpoints(self) -> tuple:
+        """Points where phi is not smooth (floats, 0 always included): quadrature splits there."""
+        return self._breakpoints()
+
     @property
     def _mp_dphi(self) -> Callable:
         d = sympy.diff(self.expr, x)
@@ -422,6 +454,24 @@ class Activation:
 @lru_cache(maxsize=None)
 def _lambdify_numpy(expr: sympy.Expr) -> Callable:
     fn = sympy.lambdify(x, expr, modules=[{"erf": _erf_ufunc}, "numpy"])
+
+    def vectorised(z):
+        z = np.asarray(z, dtype=float)
+        return np.broadcast_to(np.asarray(fn(z), dtype=float), z.shape).copy()
+
+    return vectorised
+
+
+@lru_cache(maxsize=None)
+def _derivative_expr(expr: sympy.Expr, j: int) -> sympy.Expr:
+    """The j-th derivative of expr in x (cached)."""
+    return sympy.diff(expr, x, j) if j else expr
+
+
+@lru_cache(maxsize=None)
+def _lambdify_numpy_cse(expr: sympy.Expr) -> Callable:
+    """Like :func:`_lambdify_numpy`, with common subexpressions computed once (derivatives of tanh, GELU)."""
+    fn = sympy.lambdify(x, expr, modules=[{"erf": _erf_ufunc}, "numpy"], cse=True)
 
     def vectorised(z):
         z = np.asarray(z, dtype=float)

@@ -119,3 +119,269 @@ def monte_carlo_moments(widths, act, C_W, C_b, x, n_networks: int, seed: int = 0
     est = np.array([_layer_estimates(z) for z in zs])
     return MonteCarloMoments(activation(act).name, check_widths(widths), int(n_networks), seed,
                              est[:, 0], est[:, 1], est[:, 2], est[:, 3])
+
+
+# ----------------------------------------------------------------------------
+# two inputs (F5-F7 oracle)
+# ----------------------------------------------------------------------------
+
+def _check_pair(X: Any) -> np.ndarray:
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"X must be a real (2, n0) array, got {X!r}") from None
+    if X.ndim != 2 or X.shape[0] != 2 or X.shape[1] == 0 or not np.isfinite(X).all():
+        raise ValueError(f"X must be a finite (2, n0) array of two inputs, got shape {X.shape}")
+    return X
+
+
+def sample_pair_preactivations(widths, act, C_W, C_b, X, n_networks: int, seed: int = 0, chunk: int = 512):
+    r"""Preactivations of ``n_networks`` random MLPs at two inputs: layer l -> array (n_networks, n_l, 2).
+
+    Same conventions and seeding as :func:`sample_preactivations`; both inputs see the same weights.
+
+    >>> zs = sample_pair_preactivations([3, 4], "relu", 2, 0, [[1.0, 0.0], [0.0, 1.0]], 5, seed=1)
+    >>> [z.shape for z in zs]
+    [(5, 3, 2), (5, 4, 2)]
+    """
+    widths = check_widths(widths)
+    phi = activation(act)
+    C_W = check_nonnegative(C_W, "C_W")
+    C_b = check_nonnegative(C_b, "C_b")
+    X = _check_pair(X)
+    n_networks = check_int(n_networks, "n_networks", 1)
+    chunk = check_int(chunk, "chunk", 1)
+    rng = np.random.default_rng(seed)
+    out = [np.empty((n_networks, n, 2)) for n in widths]
+    for start in range(0, n_networks, chunk):
+        m = min(chunk, n_networks - start)
+        h, n_in = np.broadcast_to(X.T, (m, X.shape[1], 2)), X.shape[1]
+        for l, n in enumerate(widths):
+            W = rng.standard_normal((m, n, n_in)) * np.sqrt(C_W / n_in)
+            z = np.matmul(W, h)
+            if C_b:
+                z += rng.standard_normal((m, n, 1)) * np.sqrt(C_b)
+            out[l][start:start + m] = z
+            h, n_in = phi(z), n
+    return out
+
+
+def _u_product(a: np.ndarray, b: np.ndarray) -> float:
+    r"""Unbiased :math:`E[a]E[b]` from N independent pairs: :math:`\frac{1}{N(N-1)}\sum_{k \ne m} a_k b_m`."""
+    N = a.size
+    return float((a.sum() * b.sum() - (a * b).sum()) / (N * (N - 1)))
+
+
+def _pair_layer_estimates(z: np.ndarray):
+    """Means of z_a z_b (3), and the connected four-point 3x3 matrix with standard errors, for one layer."""
+    N, n, _ = z.shape
+    pairs = ((0, 0), (0, 1), (1, 1))
+    prod = np.stack([z[:, :, a] * z[:, :, b] for a, b in pairs], axis=-1)  # (N, n, 3)
+    a = prod.mean(axis=1)  # (N, 3)
+    mean, mean_se = a.mean(axis=0), a.std(axis=0, ddof=1) / np.sqrt(N)
+    four, four_se = np.full((3, 3), np.nan), np.full((3, 3), np.nan)
+    if n >= 2 and N >= 2:
+        S = prod.sum(axis=1)  # (N, 3)
+        for r in range(3):
+            for s in range(3):
+                b = (S[:, r] * S[:, s] - (prod[:, :, r] * prod[:, :, s]).sum(axis=1)) / (n * (n - 1))
+                four[r, s] = b.mean() - _u_product(a[:, r], a[:, s])
+                infl = b - mean[s] * a[:, r] - mean[r] * a[:, s]
+                four_se[r, s] = infl.std(ddof=1) / np.sqrt(N)
+    return mean, mean_se, four, four_se
+
+
+@dataclass(frozen=True)
+class PairMonteCarlo(Tabular):
+    """Monte-Carlo E[z_a z_b] (per component 11, 12, 22) and connected four-point matrices, with standard errors."""
+
+    activation: str
+    widths: tuple
+    n_networks: int
+    seed: int
+    mean: np.ndarray  # (L, 3)
+    mean_se: np.ndarray
+    four_point: np.ndarray  # (L, 3, 3)
+    four_point_se: np.ndarray
+
+    def rows(self) -> list:
+        """One row per layer and component r: E[z_a z_b] +- se and the diagonal four-point V_rr/n +- se."""
+        names = ("11", "12", "22")
+        return [
+            {"layer": l + 1, "component": names[r], "mean": float(self.mean[l, r]), "mean_se": float(self.mean_se[l, r]),
+             "four_point": float(self.four_point[l, r, r]), "four_point_se": float(self.four_point_se[l, r, r])}
+            for l in range(len(self.widths)) for r in range(3)
+        ]
+
+
+def monte_carlo_pair(widths, act, C_W, C_b, X, n_networks: int, seed: int = 0, chunk: int = 512) -> PairMonteCarlo:
+    """Sample networks at two inputs and estimate every component of the means and four-point matrices."""
+    zs = sample_pair_preactivations(widths, act, C_W, C_b, X, n_networks, seed, chunk)
+    est = [_pair_layer_estimates(z) for z in zs]
+    return PairMonteCarlo(activation(act).name, check_widths(widths), int(n_networks), seed,
+                          *(np.array([e[k] for e in est]) for k in range(4)))
+
+
+# ----------------------------------------------------------------------------
+# the finite NTK (F8-F13 oracle)
+# ----------------------------------------------------------------------------
+
+def _ntk_chunk(widths, phi, C_W, C_b, x, m, units, rng):
+    r"""Forward pass of m networks, then for every layer l the NTK block of its first ``units`` neurons.
+
+    Backpropagation :math:`\Delta^{(l)} = (\Delta^{(l+1)} W^{(l+1)}) \odot \phi'(z^{(l)})` from
+    :math:`\Delta^{(\ell)} = [I\ 0]`, and :math:`\hat H^{(\ell)} = \sum_{l \le \ell} \hat G^{(l)} \Delta^{(l)}\Delta^{(l)\top}`
+    with :math:`\hat G^{(l)} = C_b + \frac{C_W}{n_{l-1}}\sum_k \phi(z^{(l-1)}_k)^2` (NTK parameterisation, M2).
+    """
+    h, n_in = np.broadcast_to(x, (m, x.size)), x.size
+    Ws, zs, dphis, Gs = [], [], [], []
+    for n in widths:
+        W = rng.standard_normal((m, n, n_in)) * np.sqrt(C_W / n_in)
+        z = np.matmul(W, h[:, :, None])[:, :, 0]
+        if C_b:
+            z += rng.standard_normal((m, n)) * np.sqrt(C_b)
+        Gs.append(C_b + C_W * (h * h).sum(axis=1) / n_in)
+        Ws.append(W)
+        zs.append(z)
+        dphis.append(phi.derivative(z))
+        h, n_in = phi(z), n
+    out = []
+    for top, n in enumerate(widths):
+        u = min(units, n)
+        delta = np.broadcast_to(np.eye(n)[:u], (m, u, n))
+        H = Gs[top][:, None, None] * np.matmul(delta, delta.transpose(0, 2, 1))
+        for l in range(top - 1, -1, -1):
+            delta = np.matmul(delta, Ws[l + 1]) * dphis[l][:, None, :]
+            H = H + Gs[l][:, None, None] * np.matmul(delta, delta.transpose(0, 2, 1))
+        out.append((H, zs[top][:, :u], Gs[top]))
+    return out
+
+
+def sample_ntk(widths, act, C_W, C_b, x, n_networks: int, seed: int = 0, units: int = 8, chunk: int = 512):
+    r"""Exact finite-network NTK blocks: layer l -> (H (N, u, u), z (N, u), G (N,)), u = min(units, n_l).
+
+    ``H`` is the NTK of the first u preactivations of layer l at input x, ``z`` those preactivations
+    and ``G`` the stochastic metric :math:`\hat G^{(l)}`.  float64, seeded as :func:`sample_preactivations`.
+
+    >>> out = sample_ntk([3, 4], "relu", 2, 0, [1.0, -1.0], 5, seed=1, units=2)
+    >>> [blk[0].shape for blk in out]
+    [(5, 2, 2), (5, 2, 2)]
+    """
+    widths = check_widths(widths)
+    phi = activation(act)
+    try:
+        phi.numpy_function(1)
+    except ValueError:
+        raise ValueError(f"activation {phi.name!r} is not covered by the NTK sampler: phi' must be a function") from None
+    C_W = check_nonnegative(C_W, "C_W")
+    C_b = check_nonnegative(C_b, "C_b")
+    x = _check_input(x)
+    n_networks = check_int(n_networks, "n_networks", 1)
+    units = check_int(units, "units", 1)
+    chunk = check_int(chunk, "chunk", 1)
+    rng = np.random.default_rng(seed)
+    parts = [_ntk_chunk(widths, phi, C_W, C_b, x, min(chunk, n_networks - s), units, rng)
+             for s in range(0, n_networks, chunk)]
+    return [tuple(np.concatenate([p[l][k] for p in parts]) for k in range(3)) for l in range(len(widths))]
+
+
+def _ntk_layer_estimates(H: np.ndarray, z: np.ndarray, G: np.ndarray) -> dict:
+    N, u, _ = H.shape
+    d = np.diagonal(H, axis1=1, axis2=2)
+    a = d.mean(axis=1)
+    abar = a.mean()
+    se = lambda v: float(v.std(ddof=1) / np.sqrt(N))  # noqa: E731
+    s = (d * d).mean(axis=1)
+    est = {"mean": abar, "mean_se": se(a), "variance": s.mean() - _u_product(a, a), "variance_se": se(s - 2 * abar * a)}
+    est["cov_G"] = float((G * a).mean() - _u_product(G, a))
+    est["cov_G_se"] = se(G * a - G.mean() * a - abar * G)
+    if u >= 2:
+        c = (d.sum(axis=1) ** 2 - (d * d).sum(axis=1)) / (u * (u - 1))
+        off = H - d[:, :, None] * np.eye(u)
+        o = (off * off).sum(axis=(1, 2)) / (u * (u - 1))
+        f = np.einsum("nij,ni,nj->n", off, z, z) / (u * (u - 1))
+        est.update({"cov_diag": c.mean() - _u_product(a, a), "cov_diag_se": se(c - 2 * abar * a),
+                    "offdiag_sq": o.mean(), "offdiag_sq_se": se(o), "HZZ": f.mean(), "HZZ_se": se(f)})
+    else:
+        est.update({k: np.nan for k in ("cov_diag", "cov_diag_se", "offdiag_sq", "offdiag_sq_se", "HZZ", "HZZ_se")})
+    return {k: float(v) for k, v in est.items()}
+
+
+@dataclass(frozen=True)
+class NTKMonteCarlo(Tabular):
+    r"""Monte-Carlo NTK statistics per layer, each with its standard error (float64).
+
+    ``mean`` :math:`E\hat H_{ii}`, ``variance`` :math:`\mathrm{Var}\,\hat H_{ii}`, ``cov_diag``
+    :math:`\mathrm{Cov}(\hat H_{ii}, \hat H_{jj})`, ``offdiag_sq`` :math:`E\hat H_{ij}^2`, ``cov_G``
+    :math:`\mathrm{Cov}(\hat G, \hat H_{ii})`, ``HZZ`` :math:`E[\hat H_{ij}z_iz_j]` (:math:`i \ne j`);
+    ``estimates[l][name]`` and ``estimates[l][name + "_se"]``.
+    """
+
+    activation: str
+    widths: tuple
+    n_networks: int
+    seed: int
+    estimates: tuple
+
+    def rows(self) -> list:
+        """One row per layer with every estimate and its standard error."""
+        return [{"layer": l + 1, "width": n, **self.estimates[l]} for l, n in enumerate(self.widths)]
+
+
+def monte_carlo_ntk(widths, act, C_W, C_b, x, n_networks: int, seed: int = 0, units: int = 8,
+                    chunk: int = 512) -> NTKMonteCarlo:
+    """Sample finite networks (:func:`sample_ntk`) and estimate the NTK statistics of (F8)–(F13)."""
+    blocks = sample_ntk(widths, act, C_W, C_b, x, n_networks, seed, units, chunk)
+    return NTKMonteCarlo(activation(act).name, check_widths(widths), int(n_networks), seed,
+                         tuple(_ntk_layer_estimates(*b) for b in blocks))
+
+
+def _pair_ntk_chunk(widths, phi, C_W, C_b, X, m, units, rng):
+    """Diagonal NTK entries H_{ii;ab} (first ``units`` neurons) of m networks at two inputs, every layer."""
+    h, n_in = np.broadcast_to(X.T, (m, X.shape[1], 2)), X.shape[1]
+    Ws, dphis, Gs = [], [], []
+    for n in widths:
+        W = rng.standard_normal((m, n, n_in)) * np.sqrt(C_W / n_in)
+        z = np.matmul(W, h)
+        if C_b:
+            z += rng.standard_normal((m, n, 1)) * np.sqrt(C_b)
+        Gs.append(C_b + C_W * np.einsum("mka,mkb->mab", h, h) / n_in)  # (m, 2, 2)
+        Ws.append(W)
+        dphis.append(phi.derivative(z))
+        h, n_in = phi(z), n
+    out = []
+    for top, n in enumerate(widths):
+        u = min(units, n)
+        delta = [np.broadcast_to(np.eye(n)[:u], (m, u, n))] * 2
+        diag = np.zeros((m, u, 3))
+        for l in range(top, -1, -1):
+            if l < top:
+                delta = [np.matmul(delta[a], Ws[l + 1]) * dphis[l][:, None, :, a] for a in (0, 1)]
+            for r, (a, b) in enumerate(((0, 0), (0, 1), (1, 1))):
+                diag[:, :, r] += Gs[l][:, a, b][:, None] * np.einsum("mik,mik->mi", delta[a], delta[b])
+        out.append(diag)
+    return out
+
+
+def monte_carlo_pair_ntk(widths, act, C_W, C_b, X, n_networks: int, seed: int = 0, units: int = 8, chunk: int = 512):
+    r"""Monte-Carlo :math:`E\hat H_{ii;ab}` per layer and component (11, 12, 22) at two inputs: (mean, se), arrays (L, 3).
+
+    Exact per-network NTK by backpropagation (one backward pass per input), float64, seeded.
+
+    >>> mean, se = monte_carlo_pair_ntk([4, 4], "tanh", 1, 0, [[1.0, 0.0], [0.6, 0.8]], 50, seed=1)
+    >>> mean.shape, bool(abs(mean[0, 1] - 0.3) < 1e-12)   # layer 1: H_12 = C_W x1.x2 / n0 exactly
+    ((2, 3), True)
+    """
+    widths = check_widths(widths)
+    phi = activation(act)
+    C_W = check_nonnegative(C_W, "C_W")
+    C_b = check_nonnegative(C_b, "C_b")
+    X = _check_pair(X)
+    n_networks = check_int(n_networks, "n_networks", 2)
+    rng = np.random.default_rng(seed)
+    parts = [_pair_ntk_chunk(widths, phi, C_W, C_b, X, min(chunk, n_networks - s), check_int(units, "units", 1), rng)
+             for s in range(0, n_networks, chunk)]
+    per_net = [np.concatenate([p[l] for p in parts]).mean(axis=1) for l in range(len(widths))]  # (N, 3)
+    mean = np.array([v.mean(axis=0) for v in per_net])
+    se = np.array([v.std(axis=0, ddof=1) / np.sqrt(n_networks) for v in per_net])
+    return mean, se

@@ -17,11 +17,14 @@ import sympy
 
 from ..checks.verify import verify
 from ..core.defaults import MAX_POWER, MONTE_CARLO_SAMPLES
-from ..core.tables import format_number, to_frame, to_latex, to_records
+from ..core.tables import certified_digits, format_number, to_frame, to_latex, to_records
 from ..core.validate import KINDS
 from ..core.version import __version__
 from ..duals.activations import ACTIVATION_NAMES, activation
 from ..duals.criticality import criticality
+from ..finite import finite_width_mlp, finite_width_ntk, finite_width_pair
+from ..finite.sphere import finite_width_sphere
+from ..finite.universality import large_depth_constants
 from ..harmonic.decay import decay
 from ..harmonic.domains import ProductHypercube, ProductSphere
 from ..harmonic.sphere import sphere_eigenvalues
@@ -296,6 +299,35 @@ def cmd_verify(args) -> int:
     return 0 if report.all_agree else 1
 
 
+_FINITE_OBJECTS = ("kernel", "ntk", "pair", "sphere", "universality")
+
+
+def cmd_finite(args) -> int:
+    """Finite-width 1/n corrections (F1-F16): kernel, NTK, two inputs, sphere spectrum or large-depth constants."""
+    act = activation(args.activation, **_parse_params(args.param))
+    params = vars_of(args, "object", "activation", "widths", "C_W", "C_b", "q0", "q12", "n0", "kmax", "kind")
+    if args.object == "universality":
+        res = large_depth_constants(act)
+        emit(args, "finite", res.rows(), parameters=params, note=f"{res.universality} class at C_W = {res.C_W}; {res.reference}")
+        return 0
+    widths = _int_list(args.widths, "--widths")
+    C_W, C_b, q0 = _rational(args.C_W, "--C-W"), _rational(args.C_b, "--C-b"), _rational(args.q0, "--q0")
+    if args.object == "kernel":
+        res = finite_width_mlp(widths, act, C_W, C_b, q0)
+        note = f"F1-F4: K, V, K1 of a {act.name} MLP; mean = K + K1/n, four_point = V/n ({'exact' if res.exact else 'mpmath'})"
+    elif args.object == "ntk":
+        res = finite_width_ntk(widths, act, C_W, C_b, q0)
+        note = f"F8-F13: NTK mean H + H1/n and variance (A + 2B)/n of a {act.name} MLP (NTK parameterisation)"
+    elif args.object == "pair":
+        res = finite_width_pair(widths, act, C_W, C_b, (q0, _rational(args.q12, "--q12"), q0))
+        note = f"F5-F7: two inputs, components 11, 12, 22 ({res.numbers})"
+    else:
+        res = finite_width_sphere(widths, act, C_W, C_b, n0=args.n0, kmax=args.kmax, kind=args.kind)
+        note = f"F16: Funk-Hecke eigenvalues of the mean {args.kind} on S^{args.n0 - 1} and their 1/n shift (float64 quadrature)"
+    emit(args, "finite", res.rows(), parameters=params, note=note)
+    return 0
+
+
 def vars_of(args, *names) -> dict:
     return {n: _grid_text(getattr(args, n)) if n == "d" else getattr(args, n) for n in names}
 
@@ -309,17 +341,19 @@ def cmd_demo(args) -> int:
         "MLP (2 hidden layers)": "Flatten Dense Relu Dense Relu Dense",
     }
     print(f"eigencalc {__version__}: NTK eigenvalues on {domain!r} (16 patches on S^7), frequency <= 3")
-    print("each row: one (frequency, space) class; eigenvalue range; total multiplicity\n")
+    print("each row: one (frequency, space) class; eigenvalue range (certified digits only); total multiplicity\n")
     for name, text in nets.items():
-        spec = spectrum(parse_architecture(text), domain, "ntk", 3)
+        spec = spectrum(parse_architecture(text), domain, "ntk", 3, rtol=1e-6)
         rows = []
         for c in spec.classes():
             rows.append(
-                [c.frequency, c.space, format_number(c.max_eigenvalue, digits=4), format_number(c.min_eigenvalue, digits=4),
-                 c.multiplicity, format_number(c.max_error_bound, digits=2)]
+                [c.frequency, c.space, certified_digits(c.max_eigenvalue, c.max_error_bound),
+                 certified_digits(c.min_eigenvalue, c.max_error_bound), c.multiplicity,
+                 format_number(c.max_error_bound, digits=2), "yes" if c.certified else "no"]
             )
         print(f"{name}: {text}   [{spec.method}, trace {format_number(spec.trace(), digits=6)}]")
-        print(_table(["freq", "space", "max eigenvalue", "min eigenvalue", "multiplicity", "proven bound"], rows))
+        print(_table(["freq", "space", "max eigenvalue", "min eigenvalue", "multiplicity", "proven bound",
+                      "certified (1e-6)"], rows))
         print()
     print("The MLP's space is the number of patches a harmonic touches (one edge each, to the first Dense);")
     print("the tree CNN splits each frequency further by how far apart the interacting patches are")
@@ -436,6 +470,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_output(p)
     p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("finite", help="finite-width 1/n corrections (Roberts-Yaida-Hanin): V, K1, NTK variance, sphere shift")
+    p.add_argument("--object", choices=_FINITE_OBJECTS, default="kernel",
+                   help="kernel (one input), ntk, pair (two inputs), sphere (Funk-Hecke shift), universality")
+    p.add_argument("--activation", default="relu")
+    p.add_argument("param", nargs="*", help="activation parameters, e.g. slope=1/10")
+    p.add_argument("--widths", default="20,20,20", help="hidden widths n_1,...,n_L (comma-separated integers >= 1)")
+    p.add_argument("--C-W", dest="C_W", default="2", help="weight variance C_W (rational)")
+    p.add_argument("--C-b", dest="C_b", default="0", help="bias variance C_b (rational)")
+    p.add_argument("--q0", default="1", help="input variance |x|^2/n0 (rational)")
+    p.add_argument("--q12", default="0", help="pair: input covariance x1.x2/n0 (rational)")
+    p.add_argument("--n0", type=int, default=3, help="sphere: ambient dimension of S^(n0-1)")
+    p.add_argument("--kmax", type=int, default=8, help="sphere: largest frequency")
+    p.add_argument("--kind", choices=KINDS, default="nngp", help="sphere: nngp or ntk (ntk: smooth activations)")
+    _add_output(p)
+    p.set_defaults(run=cmd_finite)
 
     p = sub.add_parser("demo", help="print a real example result")
     p.set_defaults(run=cmd_demo)

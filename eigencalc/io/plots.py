@@ -9,7 +9,8 @@ them in Jupyter or save them with ``fig.savefig``.
 * :func:`plot_class_heatmap` — (frequency x space) heat map of the largest
   eigenvalue in each class;
 * :func:`plot_decay` — log-log eigenvalue decay with a power law;
-* :func:`plot_learning_curve` — predicted against measured test error.
+* :func:`plot_learning_curve` — predicted against measured test error;
+* :func:`plot_finite_width` — normalised 1/n corrections against depth (F3, F4, F8–F13).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from ..core.tables import as_float
 
-__all__ = ["plot_spectrum", "plot_class_heatmap", "plot_decay", "plot_learning_curve"]
+__all__ = ["plot_spectrum", "plot_class_heatmap", "plot_decay", "plot_learning_curve", "plot_finite_width"]
 
 
 def _figure(size=(5.5, 4.0)):
@@ -104,4 +105,38 @@ def plot_learning_curve(m: Sequence, predicted: Sequence, measured: Sequence | N
     ax.set_ylabel("test MSE")
     ax.set_title(title or "learning curve")
     ax.legend(fontsize="small")
+    return fig
+
+
+def plot_finite_width(results: Sequence, *, monte_carlo: Sequence | None = None, title: str | None = None):
+    r"""Normalised finite-width corrections against the layer l, one colour per result.
+
+    ``results``: :class:`~eigencalc.finite.FiniteWidthMLP` (plots :math:`V/(n K^2)` and :math:`K_1/(nK)`) or
+    :class:`~eigencalc.finite.FiniteWidthNTK` (also :math:`(A+2B)/(nH^2)`), normalised by :math:`n_{l-1}`
+    so every curve is an expansion parameter of order l/n.  ``monte_carlo`` optionally gives, per result,
+    a dict layer -> (value, standard error) of the measured :math:`V/(nK^2)`, drawn as error bars.
+    """
+    fig, ax = _figure((6.0, 4.2))
+    cmap = _colormap(len(results))
+    for i, res in enumerate(results):
+        layers = np.arange(2, res.depth + 1)
+        n_prev = np.array(res.widths[:-1], dtype=float)
+        K = np.array([as_float(k) for k in res.K[1:]])
+        V = np.array([as_float(v) for v in res.V[1:]]) / n_prev
+        K1 = np.array([as_float(k) for k in res.K1[1:]]) / n_prev
+        ax.plot(layers, V / K**2, "-", color=cmap[i], label=f"{res.activation}: V/(n K^2)")
+        ax.plot(layers, K1 / K, ":", color=cmap[i], label=f"{res.activation}: K1/(n K)")
+        if hasattr(res, "A"):
+            H = np.array([as_float(h) for h in res.H[1:]])
+            var = np.array([as_float(a) + 2 * as_float(b) for a, b in zip(res.A[1:], res.B[1:])]) / n_prev
+            ax.plot(layers, var / H**2, "--", color=cmap[i], label=f"{res.activation}: (A+2B)/(n H^2)")
+        if monte_carlo is not None and monte_carlo[i]:
+            ls = sorted(monte_carlo[i])
+            ax.errorbar(ls, [monte_carlo[i][l][0] for l in ls], yerr=[monte_carlo[i][l][1] for l in ls], fmt="o",
+                        color=cmap[i], ms=4, capsize=2)
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xlabel("layer l")
+    ax.set_ylabel("normalised 1/n correction")
+    ax.set_title(title or "finite-width corrections against depth")
+    ax.legend(fontsize="x-small")
     return fig

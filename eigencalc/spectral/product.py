@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -80,11 +81,18 @@ class SpectrumEntry:
     count: int
     error_bound: Any
     exact: bool
+    certified: bool | None = None
+    order: int | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class SpectrumClass:
-    """All eigenvalues with one (frequency, space): their range and total multiplicity."""
+    """All eigenvalues with one (frequency, space): their range and total multiplicity.
+
+    ``certified``: True when every entry of the class is certified, False when
+    one is not, None for a spectrum built without ``rtol``.
+    """
 
     frequency: int
     space: int
@@ -93,12 +101,14 @@ class SpectrumClass:
     multiplicity: int
     count: int
     max_error_bound: float
+    certified: bool | None = None
 
 
 class SpectrumTable(list, Tabular):
     """A list of :class:`SpectrumEntry` or :class:`SpectrumClass` rows with table output."""
 
-    _latex_bounds = {"eigenvalue": "error_bound", "max_eigenvalue": "max_error_bound"}
+    # a class's max_error_bound bounds every entry, so both ends of its range
+    _latex_bounds = {"eigenvalue": "error_bound", "min_eigenvalue": "max_error_bound", "max_eigenvalue": "max_error_bound"}
 
     def rows(self) -> list:
         from dataclasses import asdict
@@ -122,9 +132,16 @@ def group_classes(entries) -> SpectrumTable:
             SpectrumClass(
                 f, s, min(vals), max(vals), sum(e.multiplicity for e in es), sum(getattr(e, "count", 1) for e in es),
                 max(to_float(e.error_bound) for e in es),
+                _all_certified([getattr(e, "certified", None) for e in es]),
             )
         )
     return out
+
+
+def _all_certified(flags: list):
+    """None when no entry carries a certification flag, else whether all of them are certified."""
+    flags = [f for f in flags if f is not None]
+    return all(flags) if flags else None
 
 
 class _EntriesTabular(Tabular):
@@ -149,8 +166,12 @@ class Spectrum(_EntriesTabular):
     (``enumeration``) with ``error_bound(r)``.
     """
 
-    def __init__(self, net, domain: Domain, kind: str, max_frequency: int, method: str, max_power: int, max_degree: int):
+    def __init__(
+        self, net, domain: Domain, kind: str, max_frequency: int, method: str, max_power: int, max_degree: int,
+        rtol: float | None = None,
+    ):
         self.net, self.domain, self.kind = net, domain, kind
+        self.rtol = _check_rtol(rtol)
         self.max_frequency = max_frequency
         self.dag = net.dag(domain.grid, domain.n0)
         if self.dag.pooled:
@@ -184,6 +205,50 @@ class Spectrum(_EntriesTabular):
     @cached_property
     def _recursion(self) -> _tree.TreeRecursion:
         return _tree.TreeRecursion(self.dag, self.domain, self.kind, self.max_power)
+
+    @cached_property
+    def _certifier(self):
+        """The ball-arithmetic recursion of :mod:`eigencalc.spectral.certify`, or None when it does not apply."""
+        if self.rtol is None or self.method != "tree" or (self._polynomial_tree and self.exact):
+            return None
+        from .certify import CertifiedTree
+
+        return CertifiedTree(self.dag, self.domain, self.kind)
+
+    def certified(self, r: Any):
+        r"""The proven enclosure of :math:`\lambda(r)` (:class:`~eigencalc.spectral.certify.CertifiedValue`), or None.
+
+        Only for ``method="tree"`` spectra built with ``rtol`` whose values are not
+        exact; the truncation order is raised per class until the bound is
+        below ``rtol`` times the eigenvalue (see :mod:`eigencalc.spectral.certify`).
+        """
+        cert = self._certifier
+        if cert is None:
+            return None
+        r = self._index(r)
+        if r not in self._certificates:
+            orders = tuple(sorted({self.max_power, *(o for o in _certify_orders() if o > self.max_power)}))
+            value = cert.certify(r, self.rtol, orders)
+            if value.eigenvalue is None:
+                warnings.warn(
+                    f"spectrum: no finite certified ball for r={r} ({value.note}); using the fixed truncation "
+                    f"max_power={self.max_power} and its M16 bound", UserWarning, stacklevel=3,
+                )
+            self._certificates[r] = value
+        return self._certificates[r]
+
+    @cached_property
+    def _certificates(self) -> dict:
+        return {}
+
+    @cached_property
+    def _polynomial_tree(self) -> bool:
+        """Every activation is a Polynomial (the plain recursion may then be exact)."""
+        from ..duals.activations import Polynomial
+
+        nodes = self.dag.nodes
+        return all(isinstance(nodes[u].activation, Polynomial) for u in self.dag.ancestors_of_output()
+                   if nodes[u].op == Op.ACTIVATION)
 
     @cached_property
     def _series(self):
@@ -255,6 +320,9 @@ class Spectrum(_EntriesTabular):
         if self.method == "enumeration":
             return float(self._enumerated[r])
         if self.method == "tree":
+            cert = self.certified(r)
+            if cert is not None and cert.eigenvalue is not None:
+                return cert.eigenvalue
             rec = self._recursion
             return rec.field.out(rec.root_value({i: v for i, v in enumerate(r) if v}))
         return self._series_eigenvalue(r)
@@ -274,6 +342,8 @@ class Spectrum(_EntriesTabular):
         if self.method == "enumeration":
             return False
         if self.method == "tree":
+            if self.rtol is not None and not self._polynomial_tree:
+                return False  # certified balls
             return self._recursion.field.exact and self._recursion.tail() == 0
         return self._series.exact and self._series.tail_bound == 0
 
@@ -287,9 +357,12 @@ class Spectrum(_EntriesTabular):
 
         .. math:: |\lambda - \lambda_P| \le T\, M(r, P+1) + S\, M(r, 0),
 
-        and never more than :math:`(T + S)/\mathrm{mult}(r)` (M16).  ``series``:
-        tail / mult(r).  ``enumeration``: float rounding (the Krawtchouk weights
-        have total variation <= 1).
+        and never more than :math:`(T + S)/\mathrm{mult}(r)` (M16).  With ``rtol``
+        (a certified spectrum) the ``tree`` bound is instead the radius of the
+        ball of :mod:`eigencalc.spectral.certify`: the per-class bound of its
+        Lemma 2, whose order is raised until it is below ``rtol`` times the
+        eigenvalue.  ``series``: tail / mult(r).  ``enumeration``: float
+        rounding (the Krawtchouk weights have total variation <= 1).
         """
         r = self._index(r)
         mult = self.domain.multiplicity(r)
@@ -297,6 +370,9 @@ class Spectrum(_EntriesTabular):
             return 1e-13 * abs(to_float(self.trace()))
         if self.method == "series":
             return self._series.tail_bound / mult
+        cert = self.certified(r)
+        if cert is not None and cert.eigenvalue is not None:
+            return cert.error_bound
         rec = self._recursion
         tail, slack = rec.tail(), rec.low_degree_slack()
         if rec.field.exact and tail == 0 and slack == 0:
@@ -350,14 +426,24 @@ class Spectrum(_EntriesTabular):
             for r, count in bar:
                 value = self.eigenvalue(r)
                 mult = self.domain.multiplicity(r)
+                cert = self.certified(r)
+                status = (cert.certified, cert.order, cert.note) if cert is not None else self._certification_status()
                 out.append(
                     SpectrumEntry(
-                        r, sum(r), self.space(r), value, count * mult, count, self.error_bound(r), self.exact
+                        r, sum(r), self.space(r), value, count * mult, count, self.error_bound(r), self.exact, *status
                     )
                 )
             out.sort(key=lambda e: (e.frequency, e.space, -to_float(e.eigenvalue)))
             self._entries = SpectrumTable(out)
         return self._entries
+
+    def _certification_status(self) -> tuple:
+        """(certified, order, note) of an entry that has no certificate."""
+        if self.rtol is None:
+            return None, None, ""
+        if self.exact:
+            return True, None, "exact"
+        return False, None, f"no certified bound for method {self.method!r} (only the tree recursion certifies)"
 
     def __repr__(self) -> str:
         return (
@@ -407,11 +493,13 @@ def product_spectrum(
     method: str = "auto",
     max_power: int = MAX_POWER,
     max_degree: int | None = None,
+    rtol: float | None = None,
 ) -> Spectrum:
     r"""The eigenstructure of a pooling-free ``net``'s kernel on a product domain (M14–M19); see :func:`spectrum`.
 
     ``max_power`` is the truncation P of the tree recursion, ``max_degree``
-    the total degree D of the series method (default ``max_frequency + 4``).
+    the total degree D of the series method (default ``max_frequency + 4``);
+    ``rtol`` asks for certified eigenvalues (see :func:`spectrum`).
 
     >>> from eigencalc.architectures import serial, Conv, Relu, Flatten, Dense
     >>> from eigencalc.domains import ProductHypercube
@@ -420,7 +508,22 @@ def product_spectrum(
     ('enumeration', 4)
     """
     kind, max_frequency, max_degree = check_spectrum_arguments(domain, kind, max_frequency, max_power, max_degree)
-    return Spectrum(net, domain, kind, max_frequency, method, max_power, max_degree)
+    return Spectrum(net, domain, kind, max_frequency, method, max_power, max_degree, rtol)
+
+
+def _check_rtol(rtol):
+    """None, or a float in (0, 1)."""
+    if rtol is None:
+        return None
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 < rtol < 1:
+        raise ValueError(f"rtol must be a number in (0, 1) or None, got {rtol!r}")
+    return float(rtol)
+
+
+def _certify_orders() -> tuple:
+    from .certify import ORDERS
+
+    return ORDERS
 
 
 def check_spectrum_arguments(domain, kind, max_frequency, max_power, max_degree, where: str = "spectrum") -> tuple:

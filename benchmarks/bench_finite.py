@@ -1,0 +1,57 @@
+"""Benchmark: finite-width recursions (F5-F7, two inputs, depth 100) and Monte-Carlo throughput.
+
+Plain script (no timed tests): ``python benchmarks/bench_finite.py``.  Prints the wall time of
+``finite_width_pair`` to depth 100 (ReLU: closed forms in float64 and in mpmath; tanh: float64
+tensor Gauss-Hermite), of the single-input recursions, and the number of sampled networks per
+second of the preactivation and NTK samplers.
+"""
+
+import time
+
+import numpy as np
+
+from eigencalc.finite import (
+    finite_width_mlp,
+    finite_width_ntk,
+    finite_width_pair,
+    float_flow,
+    monte_carlo_moments,
+    monte_carlo_ntk,
+)
+
+DEPTH, WIDTH = 100, 50
+
+
+def _timed(fn, *args, warm=True, **kw):
+    if warm:
+        fn(*args, **kw)  # warm caches (sympy derivatives, lambdified closed forms, quadrature nodes)
+    t0 = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t0
+
+
+def main():
+    q = (1, 0.3, 1.2)
+    for name, C_W, precision in (("relu", 2, "float64"), ("relu", 2, "mpmath"), ("tanh", 1, "float64")):
+        r, t = _timed(finite_width_pair, [WIDTH] * DEPTH, name, C_W, 0, q, precision=precision)
+        print(f"finite_width_pair {name:5s} {precision:8s} depth {DEPTH}: {t:.3f} s   (K1_12 at l = {DEPTH}: {float(r.K1[-1][1]):.6g})")
+    for name, C_W, depth in (("relu", 2, 100), ("tanh", 1, 10)):  # exact sympy / mpmath tanh-sinh quadrature
+        _, t = _timed(finite_width_mlp, [WIDTH] * depth, name, C_W, warm=False)  # cold: Gaussian means are cached
+        _, t2 = _timed(finite_width_ntk, [WIDTH] * depth, name, 1.01 * C_W, warm=False)
+        print(f"finite_width_mlp / finite_width_ntk {name} depth {depth}: {t:.3f} s / {t2:.3f} s")
+    _, t = _timed(float_flow, "tanh", 1, 0, 1, 10000)
+    print(f"float_flow tanh depth 10000 (F1-F4, F8-F13 in float64): {t:.3f} s")
+    x = np.ones(10)
+    for widths in ([32] * 4, [64] * 4):
+        N = 20000
+        t0 = time.perf_counter()
+        monte_carlo_moments(widths, "tanh", 1, 0, x, N, seed=0)
+        t = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        monte_carlo_ntk(widths, "tanh", 1, 0, x, N // 4, seed=0, units=8)
+        t2 = time.perf_counter() - t0
+        print(f"Monte-Carlo widths {widths}: preactivations {N / t:,.0f} networks/s, NTK (8 units, all layers) {N / 4 / t2:,.0f} networks/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Outputs of eigencalc.finite: the `eigencalc finite` subcommand, the depth plot, result tables."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eigencalc.finite import finite_width_mlp, finite_width_ntk, finite_width_pair
+from eigencalc.io.cli import main
+from eigencalc.io.plots import plot_finite_width
+
+
+def _run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_cli_kernel_json(capsys):
+    status, out, _ = _run(capsys, "finite", "--widths", "8,8,8", "--format", "json")
+    doc = json.loads(out)
+    assert status == 0 and doc["command"] == "finite"
+    assert [r["V"] for r in doc["rows"]] == ["0", "20", "40"]  # exact: 5 (l - 1) K^2, K = 2
+
+
+@pytest.mark.parametrize("obj,extra", [("ntk", ["--activation", "tanh", "--C-W", "1"]), ("pair", ["--q12", "1/2"]),
+                                       ("universality", ["--activation", "tanh"]), ("sphere", ["--kmax", "2"])])
+def test_cli_objects(capsys, obj, extra):
+    status, out, _ = _run(capsys, "finite", "--object", obj, "--widths", "6,6,6", *extra, "--format", "csv")
+    assert status == 0 and len(out.strip().splitlines()) >= 2
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--widths", "8,0"], "widths[1] must be >= 1"),
+    (["--widths", "8,2.5"], "--widths must be comma-separated integers"),
+    (["--object", "ntk", "--activation", "step", "--C-W", "1"], "not covered by the NTK recursion"),
+    (["--object", "pair", "--activation", "step", "--C-W", "1"], "not covered by the two-input recursion"),
+    (["--C-W", "-1"], "C_W must be > 0"),
+    (["--activation", "nope"], "unknown activation"),
+])
+def test_cli_bad_input_one_line_exit_2(capsys, argv, message):
+    status, out, err = _run(capsys, "finite", *argv)
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_plot_against_depth():
+    results = [finite_width_mlp([10] * 5, "relu", 2), finite_width_ntk([10] * 5, "tanh", 1)]
+    fig = plot_finite_width(results, monte_carlo=[{3: (1.0, 0.1)}, None])
+    ax = fig.axes[0]
+    assert len(ax.lines) >= 5 and ax.get_xlabel() == "layer l"
+
+
+def test_pair_table():
+    r = finite_width_pair([5, 5], "relu", 2, 0, (1, 0.5, 1))
+    frame = r.to_frame()
+    assert list(frame.columns)[:5] == ["layer", "width", "K_11", "K_12", "K_22"] and "V_12_12" in frame
+    assert "toprule" in r.to_latex()
