@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..core.tables import Tabular
-from ..core.validate import check_int
+from ..core.validate import REQUIRED, check_int, required_kind
 from ..duals.activations import activation
 from ..harmonic.sphere import sphere_area_ratio
 from ..special.orthopoly import check_sphere_dimension, gegenbauer_normalized_all, sphere_multiplicity
@@ -116,13 +116,14 @@ def _theta_rule(n0: int, nodes: int):
 
 
 def finite_width_sphere(widths: Any, act: Any, C_W: Any, C_b: Any = 0, n0: int = 3, kmax: int = 8, *,
-                        layer: int | None = None, nodes: int = 64, kind: str = "nngp") -> FiniteWidthSphere:
+                        layer: int | None = None, nodes: int = 64, kind: str = REQUIRED) -> FiniteWidthSphere:
     r"""(F16): :math:`\mu_k` and the 1/n shift :math:`\mu_k[K_{1,12}]` for k = 0..kmax on :math:`S^{n_0-1}`.
 
-    >>> s = finite_width_sphere([10, 10, 10], "relu", 2, 0, n0=3, kmax=2)
+    >>> s = finite_width_sphere([10, 10, 10], "relu", 2, 0, n0=3, kmax=2, kind="nngp")
     >>> [round(v, 5) for v in s.shift]      # the k = 0 eigenvalue moves down, k = 1, 2 up
     [-0.52876, 0.19402, 0.01434]
     """
+    kind = required_kind(kind, "finite_width_sphere", "nngp")
     widths = check_widths(widths)
     n0 = check_sphere_dimension(n0)
     kmax = check_int(kmax, "kmax", 0)

@@ -96,7 +96,7 @@ for name in ["relu", "tanh"]:
 # Funk–Hecke eigenvalues $\mu_k$ of the mean NNGP of a depth-3 ReLU MLP on $S^2$ and their $1/n$ shifts.
 
 # %%
-sph = ec.finite_width_sphere([10, 10, 10], "relu", 2, 0, n0=3, kmax=6)
+sph = ec.finite_width_sphere([10, 10, 10], "relu", 2, 0, n0=3, kmax=6, kind="nngp")
 sph.to_frame()
 
 # %% [markdown]

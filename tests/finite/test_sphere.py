@@ -27,7 +27,7 @@ def test_polynomial_activation_exact_m11_against_quadrature():
     for extra in (R(1, 7), R(-5, 11)):
         assert poly.subs(t, extra) == finite_width_pair(widths, act, C_W, 0, (1, extra, 1)).K1[-1][1]
     exact = sphere_eigenvalues(poly, 4, 6)
-    quad = finite_width_sphere(widths, act, C_W, 0, n0=4, kmax=6)
+    quad = finite_width_sphere(widths, act, C_W, 0, n0=4, kmax=6, kind="nngp")
     for a, b in zip(exact.eigenvalues, quad.shift):
         assert abs(float(a) - b) < 1e-10
 
@@ -36,7 +36,7 @@ def test_polynomial_activation_exact_m11_against_quadrature():
 def test_trace_identity(name, C_W, tol):
     """sum_k N(n0, k) mu_k[K1_12] = K1_12(1) = K1 (single input, F4); the tail beyond kmax = 30 bounds the
     error (ReLU: K1_12 has a (1-t)^{3/2}-type endpoint term, so the tail decays algebraically)."""
-    s = finite_width_sphere([8, 8, 8], name, C_W, 0, n0=3, kmax=30, nodes=96)
+    s = finite_width_sphere([8, 8, 8], name, C_W, 0, n0=3, kmax=30, nodes=96, kind="nngp")
     trace = sum(N * v for N, v in zip(s.multiplicities, s.shift))
     single = float(finite_width_mlp([8, 8, 8], name, C_W, 0, 1).K1[-1])
     assert abs(trace - single) < tol
@@ -44,7 +44,7 @@ def test_trace_identity(name, C_W, tol):
 
 
 def test_odd_activation_has_only_odd_frequencies_and_table():
-    s = finite_width_sphere([10, 10, 10], "tanh", 1, 0, n0=3, kmax=5)
+    s = finite_width_sphere([10, 10, 10], "tanh", 1, 0, n0=3, kmax=5, kind="nngp")
     assert max(abs(s.shift[k]) for k in (0, 2, 4)) < 1e-15 and abs(s.shift[1]) > 1e-3
     frame = s.to_frame()
     assert list(frame["k"]) == list(range(6)) and np.isfinite(frame["relative_shift"][1])
@@ -52,6 +52,6 @@ def test_odd_activation_has_only_odd_frequencies_and_table():
 
 def test_sphere_errors():
     with pytest.raises(ValueError, match="layer must be <= depth"):
-        finite_width_sphere([4, 4], "relu", 2, 0, layer=3)
+        finite_width_sphere([4, 4], "relu", 2, 0, layer=3, kind="nngp")
     with pytest.raises(ValueError, match="n"):
-        finite_width_sphere([4, 4], "relu", 2, 0, n0=1)
+        finite_width_sphere([4, 4], "relu", 2, 0, n0=1, kind="nngp")
