@@ -29,6 +29,7 @@ from ..core.progress import progress
 from ..core.validate import REQUIRED, required_kind
 from ..core.validate import check_inputs as _check_inputs
 from ..core.validate import check_int as _check_int
+from . import fast_gram as _fg
 from . import numba_kernels as _nk
 from .compiler import Program, Step
 from .ops import Op
@@ -253,13 +254,18 @@ def _pair_output(mode, N: int, M: int):
     return N * M, np.empty((N, M))
 
 
-def _gram_numba(flat, X, Y, kind, block, mode):
+def _gram_numba(flat, X, Y, kind, block, mode, fast: bool = True):
     ntk = kind == "ntk"
     VX = _self_variances_numba(flat, X, "X")
     VY = VX if Y is None else _self_variances_numba(flat, Y, "Y")
     Yv = X if Y is None else Y
     N, M = X.shape[0], Yv.shape[0]
     total, out = _pair_output(mode, N, M)
+    # Fast Gram engine (issue 15): pooling-free programs whose preconditions hold, tiled and vectorised.
+    plan = _fg.fast_plan(flat.program) if fast and mode != _nk.MODE_ZIP else None
+    if plan is not None:
+        parallel = not _serial(total * plan.n_rows // 64)
+        return _fg.gram_fast(plan, X, Yv, VX, VY, ntk, mode == _nk.MODE_TRIANGLE, parallel, block, out)
     _warm("gram")
     for p0 in _blocks(total, block, "gram (numba)"):
         p1 = min(p0 + block, total)
