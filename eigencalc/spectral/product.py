@@ -327,11 +327,25 @@ class Spectrum(_EntriesTabular):
             return rec.field.out(rec.root_value({i: v for i, v in enumerate(r) if v}))
         return self._series_eigenvalue(r)
 
+    @cached_property
+    def _sparse_series(self) -> list:
+        """The series' monomials as ``(coefficient, {patch: power})`` over their nonzero powers only."""
+        return [(c, {i: a for i, a in enumerate(alpha) if a}) for alpha, c in self._series.coefficients.items()]
+
     def _series_eigenvalue(self, r: tuple):
+        r""":math:`\lambda(r) = \sum_\alpha c_\alpha \prod_i \mu_{r_i}(t^{\alpha_i})` (M15), over sparse monomials.
+
+        Patches with :math:`r_i = \alpha_i = 0` contribute :math:`\mu_0(1) = 1`; a monomial
+        missing a patch of the support of r contributes :math:`\mu_{r_i}(1) = 0`.
+        """
         s = self._series
         total = sympy.Integer(0) if s.exact else mpmath.mpf(0)
-        for alpha, c in s.coefficients.items():
-            weight = math.prod((self.domain.monomial_eigenvalue(k, a) for k, a in zip(r, alpha)), start=Fraction(1))
+        support = {i: k for i, k in enumerate(r) if k}
+        mu = self.domain.monomial_eigenvalue
+        for c, powers in self._sparse_series:
+            if any(i not in powers for i in support):
+                continue
+            weight = math.prod((mu(support.get(i, 0), a) for i, a in powers.items()), start=Fraction(1))
             if weight:
                 total += c * (sympy.Rational(weight.numerator, weight.denominator) if s.exact else mpmath.mpf(weight.numerator) / weight.denominator)
         return total
