@@ -198,10 +198,21 @@ def _domain(args):
     return cls(args.d, args.n0)
 
 
+def _positive_float(text: str) -> float:
+    """A float > 0 from the command line (argparse reports a bad value as one error line)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def cmd_spectrum(args) -> int:
 
     net = parse_architecture(args.arch)
-    spec = spectrum(net, _domain(args), args.kind, args.max_frequency, max_power=args.max_power)
+    spec = spectrum(net, _domain(args), args.kind, args.max_frequency, max_power=args.max_power, rtol=args.rtol)
     table = spec.classes() if args.classes else spec.entries()
     rows = table.rows()
     for row in rows:
@@ -210,7 +221,7 @@ def cmd_spectrum(args) -> int:
     emit(
         args, "spectrum", rows,
         parameters={"arch": args.arch, "domain": args.domain, "d": _grid_text(args.d), "n0": args.n0, "kind": args.kind,
-                    "max_frequency": args.max_frequency, "method": spec.method, "exact": spec.exact},
+                    "max_frequency": args.max_frequency, "method": spec.method, "exact": spec.exact, "rtol": args.rtol},
         bounds=table._latex_bounds, note=note,
     )
     return 0
@@ -431,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frequency", type=int, default=3)
     p.add_argument("--max-power", type=int, default=MAX_POWER, help=f"truncation P of the tree recursion (default {MAX_POWER})")
     p.add_argument("--classes", action="store_true", help="group by (frequency, space)")
+    p.add_argument("--rtol", type=_positive_float, default=None,
+                   help="certify every eigenvalue to this proven relative bound (e.g. 1e-6; tree networks; "
+                        "LaTeX then prints only certified digits)")
     _add_output(p)
     p.set_defaults(run=cmd_spectrum)
 

@@ -29,7 +29,6 @@ from typing import Any
 import math
 
 import numpy as np
-import sympy
 
 from ..core.validate import check_int
 from .ops import Op

@@ -166,3 +166,21 @@ def test_new_subcommands_bad_input(argv, fragment):
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and fragment in lines[0], proc.stderr
+
+
+def test_spectrum_rtol_certifies_every_row(capsys):
+    """--rtol asks for certified eigenvalues: every row says 'certified' and its bound is <= rtol x eigenvalue."""
+    argv = ["spectrum", "--arch", "Conv(2, stride=2) Relu Conv(4, stride=4) Relu Flatten Dense", "--d", "8", "--n0", "8",
+            "--kind", "ntk", "--max-frequency", "2", "--rtol", "1e-6", "--format", "json"]
+    assert main(argv) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["parameters"]["rtol"] == 1e-6
+    rows = payload["rows"]
+    assert rows and all(row["certified"] for row in rows)
+    assert all(float(row["error_bound"]) <= 1e-6 * abs(float(row["eigenvalue"])) for row in rows)
+
+
+def test_spectrum_rtol_rejects_nonpositive():
+    proc = subprocess.run([sys.executable, "-m", "eigencalc", "spectrum", "--arch", "Dense Relu Dense", "--d", "1", "--n0", "4",
+                           "--kind", "ntk", "--rtol", "0"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--rtol" in proc.stderr
