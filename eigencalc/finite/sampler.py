@@ -42,6 +42,24 @@ def _check_input(x: Any) -> np.ndarray:
     return x
 
 
+def _forward(widths, phi, C_W, C_b, h, rng):
+    r"""The layers of m random networks at k inputs ``h`` of shape (m, n0, k): yields ``(W, h_in, z)`` per layer.
+
+    :math:`z^{(l)} = W^{(l)} h^{(l-1)} + b^{(l)}`, :math:`W_{ij} \sim N(0, C_W/n_{l-1})`,
+    :math:`b_i \sim N(0, C_b)` (drawn after W, one per neuron and network, shared by the k
+    inputs), :math:`h^{(l)} = \phi(z^{(l)})`; z has shape (m, n_l, k).  Every sampler draws
+    its networks through this one loop, so equal seeds give equal networks.
+    """
+    m, n_in = h.shape[0], h.shape[1]
+    for n in widths:
+        W = rng.standard_normal((m, n, n_in)) * np.sqrt(C_W / n_in)
+        z = np.matmul(W, h)
+        if C_b:
+            z += rng.standard_normal((m, n, 1)) * np.sqrt(C_b)
+        yield W, h, z
+        h, n_in = phi(z), n
+
+
 def sample_preactivations(widths, act, C_W, C_b, x, n_networks: int, seed: int = 0, chunk: int = 1024):
     r"""Preactivations of ``n_networks`` random MLPs at input x: a list, layer l -> array (n_networks, n_l).
 
@@ -63,14 +81,9 @@ def sample_preactivations(widths, act, C_W, C_b, x, n_networks: int, seed: int =
     out = [np.empty((n_networks, n)) for n in widths]
     for start in range(0, n_networks, chunk):
         m = min(chunk, n_networks - start)
-        h, n_in = np.broadcast_to(x, (m, x.size)), x.size
-        for l, n in enumerate(widths):
-            W = rng.standard_normal((m, n, n_in)) * np.sqrt(C_W / n_in)
-            z = np.matmul(W, h[:, :, None])[:, :, 0]
-            if C_b:
-                z += rng.standard_normal((m, n)) * np.sqrt(C_b)
-            out[l][start:start + m] = z
-            h, n_in = phi(z), n
+        layers = _forward(widths, phi, C_W, C_b, np.broadcast_to(x, (m, x.size))[:, :, None], rng)
+        for l, (_, _, z) in enumerate(layers):
+            out[l][start:start + m] = z[:, :, 0]
     return out
 
 
@@ -155,14 +168,8 @@ def sample_pair_preactivations(widths, act, C_W, C_b, X, n_networks: int, seed: 
     out = [np.empty((n_networks, n, 2)) for n in widths]
     for start in range(0, n_networks, chunk):
         m = min(chunk, n_networks - start)
-        h, n_in = np.broadcast_to(X.T, (m, X.shape[1], 2)), X.shape[1]
-        for l, n in enumerate(widths):
-            W = rng.standard_normal((m, n, n_in)) * np.sqrt(C_W / n_in)
-            z = np.matmul(W, h)
-            if C_b:
-                z += rng.standard_normal((m, n, 1)) * np.sqrt(C_b)
+        for l, (_, _, z) in enumerate(_forward(widths, phi, C_W, C_b, np.broadcast_to(X.T, (m, X.shape[1], 2)), rng)):
             out[l][start:start + m] = z
-            h, n_in = phi(z), n
     return out
 
 
@@ -233,18 +240,13 @@ def _ntk_chunk(widths, phi, C_W, C_b, x, m, units, rng):
     :math:`\Delta^{(\ell)} = [I\ 0]`, and :math:`\hat H^{(\ell)} = \sum_{l \le \ell} \hat G^{(l)} \Delta^{(l)}\Delta^{(l)\top}`
     with :math:`\hat G^{(l)} = C_b + \frac{C_W}{n_{l-1}}\sum_k \phi(z^{(l-1)}_k)^2` (NTK parameterisation, M2).
     """
-    h, n_in = np.broadcast_to(x, (m, x.size)), x.size
     Ws, zs, dphis, Gs = [], [], [], []
-    for n in widths:
-        W = rng.standard_normal((m, n, n_in)) * np.sqrt(C_W / n_in)
-        z = np.matmul(W, h[:, :, None])[:, :, 0]
-        if C_b:
-            z += rng.standard_normal((m, n)) * np.sqrt(C_b)
-        Gs.append(C_b + C_W * (h * h).sum(axis=1) / n_in)
+    for W, h, z in _forward(widths, phi, C_W, C_b, np.broadcast_to(x, (m, x.size))[:, :, None], rng):
+        h, z = h[:, :, 0], z[:, :, 0]
+        Gs.append(C_b + C_W * (h * h).sum(axis=1) / h.shape[1])
         Ws.append(W)
         zs.append(z)
         dphis.append(phi.derivative(z))
-        h, n_in = phi(z), n
     out = []
     for top, n in enumerate(widths):
         u = min(units, n)
@@ -338,17 +340,11 @@ def monte_carlo_ntk(widths, act, C_W, C_b, x, n_networks: int, seed: int = 0, un
 
 def _pair_ntk_chunk(widths, phi, C_W, C_b, X, m, units, rng):
     """Diagonal NTK entries H_{ii;ab} (first ``units`` neurons) of m networks at two inputs, every layer."""
-    h, n_in = np.broadcast_to(X.T, (m, X.shape[1], 2)), X.shape[1]
     Ws, dphis, Gs = [], [], []
-    for n in widths:
-        W = rng.standard_normal((m, n, n_in)) * np.sqrt(C_W / n_in)
-        z = np.matmul(W, h)
-        if C_b:
-            z += rng.standard_normal((m, n, 1)) * np.sqrt(C_b)
-        Gs.append(C_b + C_W * np.einsum("mka,mkb->mab", h, h) / n_in)  # (m, 2, 2)
+    for W, h, z in _forward(widths, phi, C_W, C_b, np.broadcast_to(X.T, (m, X.shape[1], 2)), rng):
+        Gs.append(C_b + C_W * np.einsum("mka,mkb->mab", h, h) / h.shape[1])  # (m, 2, 2)
         Ws.append(W)
         dphis.append(phi.derivative(z))
-        h, n_in = phi(z), n
     out = []
     for top, n in enumerate(widths):
         u = min(units, n)
