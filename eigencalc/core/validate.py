@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KINDS", "REQUIRED", "check_kind", "required_kind", "check_int", "check_nonnegative", "check_inputs"]
+__all__ = ["KINDS", "REQUIRED", "check_kind", "required_kind", "check_int", "check_grid", "check_nonnegative", "check_inputs"]
 
 #: The kernel kinds understood everywhere: the NNGP :math:`\Sigma` and the NTK :math:`\Theta` (M1-M4).
 KINDS = ("nngp", "ntk")
@@ -109,6 +109,21 @@ def check_nonnegative(value: Any, what: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{what} must be finite and >= 0, got {value}")
     return value
+
+
+def check_grid(d: Any, noun: str = "input patches") -> tuple:
+    """A grid of patches: an int ``d`` (a row, 1-D) or a shape such as ``(H, W)``; returned as a tuple of ints >= 1.
+
+    ``noun`` names the patches in messages.  The kernel compiler and the product domains read grids through this.
+
+    >>> check_grid(4), check_grid((2, 3))
+    ((4,), (2, 3))
+    """
+    if isinstance(d, (tuple, list, np.ndarray)):
+        if len(d) == 0:
+            raise ValueError(f"the grid of {noun} needs at least one axis, got ()")
+        return tuple(check_int(v, f"grid axis {k} (patches along it)", 1) for k, v in enumerate(d))
+    return (check_int(d, f"d (number of {noun})", 1),)
 
 
 def check_inputs(X: Any, name: str) -> np.ndarray:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..core.validate import check_int
+from ..core.validate import check_grid, check_int
 from ..special.orthopoly import (
     hypercube_multiplicity,
     krawtchouk_table,
@@ -120,12 +120,7 @@ class Domain:
     kind = "abstract"
 
     def __post_init__(self):
-        if isinstance(self.d, (tuple, list, np.ndarray)):
-            if len(self.d) == 0:
-                raise ValueError("the grid of patches needs at least one axis, got ()")
-            grid = tuple(check_int(v, f"grid axis {k} (patches along it)") for k, v in enumerate(self.d))
-        else:
-            grid = (check_int(self.d, "d (number of patches)"),)
+        grid = check_grid(self.d, "patches")
         object.__setattr__(self, "grid", grid)
         object.__setattr__(self, "d", math.prod(grid))
         check_int(self.n0, "n0 (coordinates per patch)", self._min_n0)

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from ..core.validate import check_int
+from ..core.validate import check_grid, check_int
 from .ops import Op
 from .spec import LayerSpec
 
@@ -295,23 +295,6 @@ class Compiler:
         self.full = True
 
 
-def check_grid(d: Any) -> tuple:
-    """The grid of input patches: an int ``d`` (a row, 1-D) or a shape ``(H, W)``; returned as a tuple.
-
-    >>> check_grid(4), check_grid((2, 3))
-    ((4,), (2, 3))
-    """
-    if isinstance(d, (tuple, list, np.ndarray)):
-        if len(d) == 0:
-            raise ValueError("the grid of input patches needs at least one axis, got ()")
-        return tuple(check_int(v, f"grid axis {k} (patches along it)", 1) for k, v in enumerate(d))
-    return (check_int(d, "d (number of input patches)", 1),)
-
-
-def _check_d(d: Any) -> tuple:
-    return check_grid(d)
-
-
 def _check_n0(n0: Any) -> int | None:
     return None if n0 is None else check_int(n0, "n0 (channels per input patch)", 1)
 
@@ -359,7 +342,7 @@ def compile_network(net, d: Any, n0: int | None = None) -> Program:
     """
     if not isinstance(net, LayerSpec):
         raise TypeError(f"expected a layer or network, got {type(net).__name__}")
-    grid, n0 = _check_d(d), _check_n0(n0)
+    grid, n0 = check_grid(d), _check_n0(n0)
     try:
         return _compile_cached(net, grid, None)
     except InputWidthRequired:

@@ -218,8 +218,8 @@ def _ntk_scale_and_shift(step) -> tuple:
             f"{layer!r} at {step.path}: W_std = 0 in the standard parameterization makes the NTK read "
             "M(Sigma), which the node kernel Sigma_u = b^2 no longer holds; use W_std > 0"
         )
-    scale = sympy.nsimplify(step.ntk_weight) / layer.w_var_exact
-    return scale, sympy.nsimplify(step.ntk_bias) - scale * layer.b_var_exact
+    scale = step.ntk_weight / layer.w_var_exact  # exact sympy numbers (Step)
+    return scale, step.ntk_bias - scale * layer.b_var_exact
 
 
 @lru_cache(maxsize=64)

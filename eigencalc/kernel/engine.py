@@ -18,6 +18,7 @@ are kept apart from run times: :func:`compile_seconds`.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from functools import lru_cache
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..core.progress import progress
-from ..core.validate import REQUIRED, required_kind
+from ..core.validate import REQUIRED, check_grid, required_kind
 from ..core.validate import check_inputs as _check_inputs
 from ..core.validate import check_int as _check_int
 from . import fast_gram as _fg
@@ -499,7 +500,7 @@ def kernel_fn(net: Layer, X: Any, Y: Any = None, kind: str = REQUIRED, engine: s
     if engine == "numba" or (engine == "auto" and large and flat.jittable):
         _select_engine(flat, "numba", "kernel_fn")
         return _gram_numba(flat, X, Y, kind, DEFAULT_BLOCK, mode)
-    return _gram_numpy_flat(flat, X, Y, kind, block, _nk.MODE_TRIANGLE if Y is None else _nk.MODE_RECT)
+    return _gram_numpy_flat(flat, X, Y, kind, block, mode)
 
 
 def _check_correlations(t: Any) -> np.ndarray:
@@ -559,8 +560,8 @@ def kernel_of_correlations(net: Layer, t: Any, kind: str = REQUIRED, *, engine: 
 
 def _correlations_on_grid(t: np.ndarray, grid: Any) -> np.ndarray:
     """``t`` of shape ``(..., *grid)`` or ``(..., prod(grid))`` as ``(..., prod(grid))``."""
-    grid = tuple(np.atleast_1d(np.asarray(grid, dtype=np.int64)).tolist())
-    d = int(np.prod(grid))
+    grid = check_grid(grid)
+    d = math.prod(grid)
     if t.shape[-len(grid):] == grid:
         return t.reshape(t.shape[: t.ndim - len(grid)] + (d,))
     if t.shape[-1] == d:
