@@ -300,7 +300,6 @@ class CertifiedTree:
         self.q = {u: _trusted(v) for u, v in q.items()}
         self.theta1 = {u: _trusted(v) for u, v in theta.items()}
         self.w = {u: tuple(to_arb(w) for w in dag.nodes[u].exact_weights) for u in self.need}
-        self.wkey = {u: tuple(str(w) for w in dag.nodes[u].exact_weights) for u in self.need}
         self.S: dict = {}
         self.dual: dict = {}
         for u in sorted(self.need):
@@ -495,7 +494,7 @@ class CertifiedTree:
         n = N + 1
         fact = [math.factorial(p) for p in range(n + 1)]
         groups: dict = {}
-        for c, w, wk in zip(node.children, self.w[u], self.wkey[u]):
+        for c, w, wk in zip(node.children, self.w[u], self.signatures.weight_keys(u)):
             sig = self.signatures.signature(c, r)
             if (sig, wk) not in groups:
                 A_c, ext, B_c = self.moments(c, r, N, bar)
