@@ -1,6 +1,8 @@
 """Finite-width corrections of deep MLPs (Roberts–Yaida–Hanin chs. 4, 5, 8) and their Monte-Carlo oracle.
 
 * :mod:`.recursions`: one input: kernel K (F1), chi_par (F2), four-point vertex V (F3), 1/n mean shift K_1 (F4);
+* :mod:`.metric_chain`: one input beyond leading order: the exact Markov chain of the metric (F18), closed by
+  a Taylor expansion in 1/n (F19) or by a Gauss rule for its law (F20), exact for the ReLU family;
 * :mod:`.two_input`: two inputs: K_r, V_rs, K1_r for r in (11, 12, 22) (F5–F7), with the Gaussian
   engine :mod:`.bivariate`;
 * :mod:`.ntk`: the NTK at one input: mean H, shift H_1, fluctuations A, B, cross terms D, F (F8–F13);
@@ -11,6 +13,7 @@
 """
 
 from .recursions import FiniteWidthMLP, check_widths, finite_width_mlp, gaussian_means
+from .metric_chain import FiniteWidthMoments, finite_width_moments
 from .two_input import COMPONENTS, FiniteWidthPair, finite_width_pair
 from .ntk import FiniteWidthNTK, finite_width_ntk, ntk_means
 from .ntk_pair import FiniteWidthPairNTK, finite_width_pair_ntk
@@ -31,6 +34,7 @@ from .sampler import (
 
 __all__ = [
     "FiniteWidthMLP", "finite_width_mlp", "gaussian_means", "check_widths",
+    "FiniteWidthMoments", "finite_width_moments",
     "FiniteWidthPair", "finite_width_pair", "COMPONENTS",
     "FiniteWidthNTK", "finite_width_ntk", "ntk_means",
     "FiniteWidthPairNTK", "finite_width_pair_ntk",

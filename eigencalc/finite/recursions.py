@@ -59,7 +59,6 @@ Theory*, arXiv:2106.10165, chapter 4 (sections 4.3 and 4.5) and chapter 5.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Sequence
 
 import mpmath
@@ -116,25 +115,57 @@ def _exact_mean(act: Activation, m: int, k: int, K: sympy.Expr) -> sympy.Expr:
     return sympy.simplify(K ** sympy.Rational(j, 2) * _half_moment(j) * (act.b**m + (-1) ** j * act.a**m))
 
 
-def _tanh_sinh_mean(act: Activation, m: int, k: int, j: int, K: mpmath.mpf) -> mpmath.mpf:
-    """E[phi^m phi'^k z^j] by tanh-sinh quadrature on u = z/sqrt(K), split at phi's kinks."""
+def _tanh_sinh_means(act: Activation, keys: tuple, K: mpmath.mpf) -> dict:
+    r""":math:`E[\phi^m \phi'^k z^j]` for every (m, k, j) in ``keys`` by one tanh-sinh rule on u = z/sqrt(K).
+
+    mpmath's own rule and stopping test (``TanhSinh.sum_next``, ``estimate_error``) on each piece between
+    phi's kinks, with phi and phi' evaluated once per node for all keys; the degree rises until every key
+    has converged, so each value is as accurate as its own ``mpmath.quad`` would be.
+    """
+    ctx = mpmath.mp
+    rule = mpmath.calculus.quadrature.TanhSinh(ctx)
     s = mpmath.sqrt(K)
     phi = act.mp_function()
-    dphi = act.mp_function(1) if k else None
-    pts = sorted({mpmath.mpf(p) / s for p in act.breakpoints} | {mpmath.mpf(0)})
+    dphi = act.mp_function(1) if any(k for _, k, _ in keys) else None
+    pts = [-ctx.inf] + sorted({mpmath.mpf(p) / s for p in act.breakpoints} | {mpmath.mpf(0)}) + [ctx.inf]
+    prec, eps = ctx.prec, ctx.eps
+    ms, ks, js = ({key[i] for key in keys} for i in range(3))
+    totals = dict.fromkeys(keys, mpmath.mpf(0))
+    with mpmath.workprec(prec + 20):
+        for a, b in zip(pts, pts[1:]):
+            results = {key: [] for key in keys}
+            for degree in range(1, rule.guess_degree(prec) + 1):
+                nodes = rule.get_nodes(a, b, degree, prec)
+                sums = dict.fromkeys(keys, ctx.zero)
+                for u, w in nodes:  # powers once per node; one product per key
+                    z = s * u
+                    f, df, weight = phi(z), (dphi(z) if dphi else 1), w * mpmath.npdf(u)
+                    fp = {m: weight * f**m for m in ms}
+                    dp = {k: df**k for k in ks}
+                    zp = {j: z**j for j in js}
+                    for key in keys:
+                        m, k, j = key
+                        sums[key] += fp[m] * dp[k] * zp[j] if k else fp[m] * zp[j]
+                h = ctx.mpf(2) ** -degree
+                for key in keys:
+                    prev = results[key]
+                    prev.append(h * ((prev[-1] / (2 * h) if prev else ctx.zero) + sums[key]))
+                if degree > 1 and all(rule.estimate_error(r, prec, eps) <= eps for r in results.values()):
+                    break
+            for key in keys:
+                totals[key] += results[key][-1]
+    return {key: +v for key, v in totals.items()}
 
-    def integrand(u):
-        z = s * u
-        return phi(z) ** m * (dphi(z) ** k if k else 1) * z**j * mpmath.npdf(u)
 
-    return mpmath.quad(integrand, [-mpmath.inf] + pts + [mpmath.inf])
+_MEANS_CACHE: dict = {}
 
 
 def gaussian_table(act: Activation, K: Any, keys: tuple) -> dict:
     r""":math:`E[\phi(z)^m \phi'(z)^k z^j]`, :math:`z \sim N(0, K)`, for every (m, k, j) in ``keys`` (mpmath, context precision).
 
-    tanh-sinh quadrature per key, split at the kinks; cached per (activation, K, key, precision), so the
-    kernel (F1–F4) and NTK (F8–F13) recursions share their Gaussian means.  (A Gauss–Hermite rule
+    tanh-sinh quadrature split at the kinks, all uncached keys on one set of nodes
+    (:func:`_tanh_sinh_means`); cached per (activation, K, key, precision), so the kernel (F1–F4),
+    NTK (F8–F13) and metric-chain (F18, F19) recursions share their Gaussian means.  (A Gauss–Hermite rule
     converges too slowly here: GELU behaves like a smoothed kink, 1e-12 only at 192 nodes.)
 
     >>> with mpmath.workdps(20):
@@ -143,17 +174,14 @@ def gaussian_table(act: Activation, K: Any, keys: tuple) -> dict:
     '0.0'
     """
     K = to_mpf(K)
-    return {key: _cached_mean(act, *key, K, mpmath.mp.dps) for key in keys}
-
-
-@lru_cache(maxsize=4096)
-def _cached_mean(act: Activation, m: int, k: int, j: int, K: mpmath.mpf, dps: int) -> mpmath.mpf:
-    return _tanh_sinh_mean(act, m, k, j, K)
-
-
-def _numeric_mean(act: Activation, m: int, k: int, K: mpmath.mpf) -> mpmath.mpf:
-    """E[phi(z)^m z^k] (see :func:`gaussian_table`)."""
-    return gaussian_table(act, K, ((m, 0, k),))[(m, 0, k)]
+    tag = (act, K, mpmath.mp.dps)
+    missing = tuple(key for key in dict.fromkeys(keys) if (tag, key) not in _MEANS_CACHE)
+    if missing:
+        if len(_MEANS_CACHE) > 65536:
+            _MEANS_CACHE.clear()
+        for key, value in _tanh_sinh_means(act, missing, K).items():
+            _MEANS_CACHE[(tag, key)] = value
+    return {key: _MEANS_CACHE[(tag, key)] for key in keys}
 
 
 def gaussian_means(act: Any, K: Any, exact: bool | None = None) -> dict:

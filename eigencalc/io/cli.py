@@ -22,7 +22,7 @@ from ..core.validate import KINDS
 from ..core.version import __version__
 from ..duals.activations import ACTIVATION_NAMES, activation
 from ..duals.criticality import criticality
-from ..finite import finite_width_mlp, finite_width_ntk, finite_width_pair
+from ..finite import finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_pair
 from ..finite.sphere import finite_width_sphere
 from ..finite.universality import large_depth_constants
 from ..harmonic.decay import decay
@@ -310,13 +310,13 @@ def cmd_verify(args) -> int:
     return 0 if report.all_agree else 1
 
 
-_FINITE_OBJECTS = ("kernel", "ntk", "pair", "sphere", "universality")
+_FINITE_OBJECTS = ("kernel", "chain", "ntk", "pair", "sphere", "universality")
 
 
 def cmd_finite(args) -> int:
-    """Finite-width 1/n corrections (F1-F16): kernel, NTK, two inputs, sphere spectrum or large-depth constants."""
+    """Finite-width corrections (F1-F20): kernel, metric chain, NTK, two inputs, sphere spectrum or large-depth constants."""
     act = activation(args.activation, **_parse_params(args.param))
-    params = vars_of(args, "object", "activation", "widths", "C_W", "C_b", "q0", "q12", "n0", "kmax", "kind")
+    params = vars_of(args, "object", "activation", "widths", "C_W", "C_b", "q0", "q12", "n0", "kmax", "kind", "method")
     if args.object == "universality":
         res = large_depth_constants(act)
         emit(args, "finite", res.rows(), parameters=params, note=f"{res.universality} class at C_W = {res.C_W}; {res.reference}")
@@ -326,6 +326,10 @@ def cmd_finite(args) -> int:
     if args.object == "kernel":
         res = finite_width_mlp(widths, act, C_W, C_b, q0)
         note = f"F1-F4: K, V, K1 of a {act.name} MLP; mean = K + K1/n, four_point = V/n ({'exact' if res.exact else 'mpmath'})"
+    elif args.object == "chain":
+        res = finite_width_moments(widths, act, C_W, C_b, q0, method=args.method)
+        note = (f"F18-F20: E[z^2] and Var G of a {act.name} MLP beyond leading order ({res.method} closure, "
+                f"neglected: {res.truncation}; {'exact' if res.exact and res.closed else 'mpmath'})")
     elif args.object == "ntk":
         res = finite_width_ntk(widths, act, C_W, C_b, q0)
         note = f"F8-F13: NTK mean H + H1/n and variance (A + 2B)/n of a {act.name} MLP (NTK parameterisation)"
@@ -487,7 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("finite", help="finite-width 1/n corrections (Roberts-Yaida-Hanin): V, K1, NTK variance, sphere shift")
     p.add_argument("--object", choices=_FINITE_OBJECTS, default="kernel",
-                   help="kernel (one input), ntk, pair (two inputs), sphere (Funk-Hecke shift), universality")
+                   help="kernel (one input, leading order), chain (one input, beyond leading order), ntk, "
+                        "pair (two inputs), sphere (Funk-Hecke shift), universality")
+    p.add_argument("--method", choices=("auto", "taylor", "gauss"), default="auto",
+                   help="chain: closure of the metric chain (auto: exact Taylor for the ReLU family, else Gauss rule)")
     p.add_argument("--activation", default="relu")
     p.add_argument("param", nargs="*", help="activation parameters, e.g. slope=1/10")
     p.add_argument("--widths", default="20,20,20", help="hidden widths n_1,...,n_L (comma-separated integers >= 1)")

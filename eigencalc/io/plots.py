@@ -108,11 +108,26 @@ def plot_learning_curve(m: Sequence, predicted: Sequence, measured: Sequence | N
     return fig
 
 
+def _plot_leading_order(ax, res, layers, colour) -> None:
+    """V/(nK^2), K1/(nK) and, for the NTK, (A+2B)/(nH^2) of a leading-order result (F3, F4, F9, F11)."""
+    n_prev = np.array(res.widths[:-1], dtype=float)
+    K = np.array([as_float(k) for k in res.K[1:]])
+    V = np.array([as_float(v) for v in res.V[1:]]) / n_prev
+    K1 = np.array([as_float(k) for k in res.K1[1:]]) / n_prev
+    ax.plot(layers, V / K**2, "-", color=colour, label=f"{res.activation}: V/(n K^2)")
+    ax.plot(layers, K1 / K, ":", color=colour, label=f"{res.activation}: K1/(n K)")
+    if hasattr(res, "A"):
+        H = np.array([as_float(h) for h in res.H[1:]])
+        var = np.array([as_float(a) + 2 * as_float(b) for a, b in zip(res.A[1:], res.B[1:])]) / n_prev
+        ax.plot(layers, var / H**2, "--", color=colour, label=f"{res.activation}: (A+2B)/(n H^2)")
+
+
 def plot_finite_width(results: Sequence, *, monte_carlo: Sequence | None = None, title: str | None = None):
     r"""Normalised finite-width corrections against the layer l, one colour per result.
 
     ``results``: :class:`~eigencalc.finite.FiniteWidthMLP` (plots :math:`V/(n K^2)` and :math:`K_1/(nK)`) or
-    :class:`~eigencalc.finite.FiniteWidthNTK` (also :math:`(A+2B)/(nH^2)`), normalised by :math:`n_{l-1}`
+    :class:`~eigencalc.finite.FiniteWidthNTK` (also :math:`(A+2B)/(nH^2)`), or
+    :class:`~eigencalc.finite.FiniteWidthMoments` (:math:`\mathrm{Var}\,\hat G/(E\hat G)^2`, all orders), normalised by :math:`n_{l-1}`
     so every curve is an expansion parameter of order l/n.  ``monte_carlo`` optionally gives, per result,
     a dict layer -> (value, standard error) of the measured :math:`V/(nK^2)`, drawn as error bars.
     """
@@ -120,16 +135,11 @@ def plot_finite_width(results: Sequence, *, monte_carlo: Sequence | None = None,
     cmap = _colormap(len(results))
     for i, res in enumerate(results):
         layers = np.arange(2, res.depth + 1)
-        n_prev = np.array(res.widths[:-1], dtype=float)
-        K = np.array([as_float(k) for k in res.K[1:]])
-        V = np.array([as_float(v) for v in res.V[1:]]) / n_prev
-        K1 = np.array([as_float(k) for k in res.K1[1:]]) / n_prev
-        ax.plot(layers, V / K**2, "-", color=cmap[i], label=f"{res.activation}: V/(n K^2)")
-        ax.plot(layers, K1 / K, ":", color=cmap[i], label=f"{res.activation}: K1/(n K)")
-        if hasattr(res, "A"):
-            H = np.array([as_float(h) for h in res.H[1:]])
-            var = np.array([as_float(a) + 2 * as_float(b) for a, b in zip(res.A[1:], res.B[1:])]) / n_prev
-            ax.plot(layers, var / H**2, "--", color=cmap[i], label=f"{res.activation}: (A+2B)/(n H^2)")
+        if hasattr(res, "normalized_four_point"):  # the metric chain (F18-F20): all orders in 1/n
+            ax.plot(layers, [as_float(v) for v in res.normalized_four_point[1:]], "-.", color=cmap[i],
+                    label=f"{res.activation}: Var G/(E G)^2 ({res.method})")
+        else:
+            _plot_leading_order(ax, res, layers, cmap[i])
         if monte_carlo is not None and monte_carlo[i]:
             ls = sorted(monte_carlo[i])
             ax.errorbar(ls, [monte_carlo[i][l][0] for l in ls], yerr=[monte_carlo[i][l][1] for l in ls], fmt="o",

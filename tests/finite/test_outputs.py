@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from eigencalc.finite import finite_width_mlp, finite_width_ntk, finite_width_pair
+from eigencalc.finite import finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_pair
 from eigencalc.io.cli import main
 from eigencalc.io.plots import plot_finite_width
 
@@ -24,7 +24,16 @@ def test_cli_kernel_json(capsys):
     assert [r["V"] for r in doc["rows"]] == ["0", "20", "40"]  # exact: 5 (l - 1) K^2, K = 2
 
 
-@pytest.mark.parametrize("obj,extra", [("ntk", ["--activation", "tanh", "--C-W", "1"]), ("pair", ["--q12", "1/2"]),
+def test_cli_chain_json(capsys):
+    """Exact beyond-leading ReLU answer: Var G = K^2 [(1 + 5/8)^(l-1) - 1] with K = 2."""
+    status, out, _ = _run(capsys, "finite", "--object", "chain", "--widths", "8,8,8", "--format", "json")
+    doc = json.loads(out)
+    assert status == 0 and [r["four_point"] for r in doc["rows"]] == ["0", "5/2", "105/16"]
+    assert doc["parameters"]["method"] == "auto" and "F18-F20" in doc["note"]
+
+
+@pytest.mark.parametrize("obj,extra", [("chain", ["--activation", "tanh", "--C-W", "1", "--method", "taylor"]),
+                                       ("ntk", ["--activation", "tanh", "--C-W", "1"]), ("pair", ["--q12", "1/2"]),
                                        ("universality", ["--activation", "tanh"]), ("sphere", ["--kmax", "2"])])
 def test_cli_objects(capsys, obj, extra):
     status, out, _ = _run(capsys, "finite", "--object", obj, "--widths", "6,6,6", *extra, "--format", "csv")
@@ -45,10 +54,13 @@ def test_cli_bad_input_one_line_exit_2(capsys, argv, message):
 
 
 def test_plot_against_depth():
-    results = [finite_width_mlp([10] * 5, "relu", 2), finite_width_ntk([10] * 5, "tanh", 1)]
-    fig = plot_finite_width(results, monte_carlo=[{3: (1.0, 0.1)}, None])
+    results = [finite_width_mlp([10] * 5, "relu", 2), finite_width_ntk([10] * 5, "tanh", 1),
+               finite_width_moments([10] * 5, "relu", 2)]
+    fig = plot_finite_width(results, monte_carlo=[{3: (1.0, 0.1)}, None, None])
     ax = fig.axes[0]
-    assert len(ax.lines) >= 5 and ax.get_xlabel() == "layer l"
+    assert len(ax.lines) >= 6 and ax.get_xlabel() == "layer l"
+    chain = [line for line in ax.lines if "Var G" in line.get_label()][0]
+    assert list(chain.get_ydata()) == [0.5, 1.25, 2.375, 4.0625]  # (3/2)^(l-1) - 1
 
 
 def test_pair_table():
