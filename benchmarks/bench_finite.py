@@ -1,7 +1,7 @@
 """Benchmark: finite-width recursions (F5-F7, two inputs, depth 100) and Monte-Carlo throughput.
 
 Plain script (no timed tests): ``python benchmarks/bench_finite.py``.  Prints the wall time of
-``finite_width_pair`` to depth 100 (ReLU: closed forms in float64 and in mpmath; tanh: float64
+the metric chain (F18-F20), of ``finite_width_pair`` to depth 100 (ReLU: closed forms in float64 and in mpmath; tanh: float64
 tensor Gauss-Hermite), of the single-input recursions, and the number of sampled networks per
 second of the preactivation and NTK samplers.
 """
@@ -14,6 +14,7 @@ from eigencalc.finite import (
     finite_width_mlp,
     finite_width_ntk,
     finite_width_pair,
+    finite_width_moments,
     float_flow,
     monte_carlo_moments,
     monte_carlo_ntk,
@@ -39,6 +40,10 @@ def main():
         _, t = _timed(finite_width_mlp, [WIDTH] * depth, name, C_W, warm=False)  # cold: Gaussian means are cached
         _, t2 = _timed(finite_width_ntk, [WIDTH] * depth, name, 1.01 * C_W, warm=False)
         print(f"finite_width_mlp / finite_width_ntk {name} depth {depth}: {t:.3f} s / {t2:.3f} s")
+    for name, C_W, widths, kw in (("relu", 2, [WIDTH] * 100, {}), ("tanh", 1, [20] * 10, {}),
+                                  ("tanh", 1, [20] * 10, {"method": "taylor", "order": 4})):
+        _, t = _timed(finite_width_moments, widths, name, C_W, warm=False, **kw)  # F18-F20, cold caches
+        print(f"finite_width_moments {name} depth {len(widths)} {kw or 'auto'}: {t:.3f} s")
     _, t = _timed(float_flow, "tanh", 1, 0, 1, 10000)
     print(f"float_flow tanh depth 10000 (F1-F4, F8-F13 in float64): {t:.3f} s")
     x = np.ones(10)

@@ -19,7 +19,7 @@ module                        concept
 ``targets``, ``learning``     targets, eigenlearning curves, kernel regression (section 7)
 ``reports``, ``plots``        tables (pandas, LaTeX) and figures
 ``grammar``, ``cli``          architecture text and the command line
-``finite``                    finite-width 1/n corrections, RYH chs. 4, 5, 8 (F1–F21)
+``finite``                    finite-width 1/n corrections, RYH chs. 4, 5, 8 (F1–F22)
 ============================  ==================================================
 """
 

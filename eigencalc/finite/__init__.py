@@ -6,7 +6,7 @@
 * :mod:`.two_input`: two inputs: K_r, V_rs, K1_r for r in (11, 12, 22) (F5–F7), with the Gaussian
   engine :mod:`.bivariate`;
 * :mod:`.ntk`: the NTK at one input: mean H, shift H_1, fluctuations A, B, cross terms D, F (F8–F13);
-* :mod:`.ntk_pair`: the mean NTK at two inputs and its 1/n shift (F17, smooth activations);
+* :mod:`.ntk_pair`: the NTK at two inputs: mean and 1/n shift (F17), fluctuations B, A (F21, F22); smooth activations;
 * :mod:`.universality`: large-depth constants of the scale-invariant and K* = 0 classes (F14, F15);
 * :mod:`.sphere`: Funk–Hecke spectrum of the 1/n correction of the NNGP and NTK on the sphere (F16);
 * :mod:`.sampler`: seeded vectorised Monte-Carlo of finite networks (one input, two inputs, the NTK).
@@ -27,6 +27,7 @@ from .sampler import (
     monte_carlo_ntk,
     monte_carlo_pair,
     monte_carlo_pair_ntk,
+    monte_carlo_pair_ntk_moments,
     sample_ntk,
     sample_pair_preactivations,
     sample_preactivations,
@@ -42,5 +43,5 @@ __all__ = [
     "LargeDepthConstants", "large_depth_constants", "float_flow",
     "MonteCarloMoments", "monte_carlo_moments", "sample_preactivations",
     "PairMonteCarlo", "monte_carlo_pair", "sample_pair_preactivations",
-    "NTKMonteCarlo", "monte_carlo_ntk", "sample_ntk", "monte_carlo_pair_ntk",
+    "NTKMonteCarlo", "monte_carlo_ntk", "sample_ntk", "monte_carlo_pair_ntk", "monte_carlo_pair_ntk_moments",
 ]

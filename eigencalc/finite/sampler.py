@@ -339,7 +339,11 @@ def monte_carlo_ntk(widths, act, C_W, C_b, x, n_networks: int, seed: int = 0, un
 
 
 def _pair_ntk_chunk(widths, phi, C_W, C_b, X, m, units, rng):
-    """Diagonal NTK entries H_{ii;ab} (first ``units`` neurons) of m networks at two inputs, every layer."""
+    r"""NTK blocks :math:`\hat H_{ij;ab}` (first ``units`` neurons i, j; a, b in {0, 1}) of m networks at two inputs.
+
+    Per layer an array (m, u, u, 2, 2): :math:`\hat H_{ij;ab} = \sum_l \hat G^{(l)}_{ab}\langle\Delta^{(l)}_{i;a},
+    \Delta^{(l)}_{j;b}\rangle`, one backward pass per input (as :func:`_ntk_chunk`).
+    """
     Ws, dphis, Gs = [], [], []
     for W, h, z in _forward(widths, phi, C_W, C_b, np.broadcast_to(X.T, (m, X.shape[1], 2)), rng):
         Gs.append(C_b + C_W * np.einsum("mka,mkb->mab", h, h) / h.shape[1])  # (m, 2, 2)
@@ -349,35 +353,100 @@ def _pair_ntk_chunk(widths, phi, C_W, C_b, X, m, units, rng):
     for top, n in enumerate(widths):
         u = min(units, n)
         delta = [np.broadcast_to(np.eye(n)[:u], (m, u, n))] * 2
-        diag = np.zeros((m, u, 3))
+        H = np.zeros((m, u, u, 2, 2))
         for l in range(top, -1, -1):
             if l < top:
                 delta = [np.matmul(delta[a], Ws[l + 1]) * dphis[l][:, None, :, a] for a in (0, 1)]
-            for r, (a, b) in enumerate(((0, 0), (0, 1), (1, 1))):
-                diag[:, :, r] += Gs[l][:, a, b][:, None] * np.einsum("mik,mik->mi", delta[a], delta[b])
-        out.append(diag)
+            for a in (0, 1):
+                for b in (0, 1):
+                    H[..., a, b] += Gs[l][:, a, b][:, None, None] * np.matmul(delta[a], delta[b].transpose(0, 2, 1))
+        out.append(H)
     return out
+
+
+def _pair_ntk_network_stats(H: np.ndarray) -> dict:
+    r"""Per-network averages over neurons of one layer's blocks H (N, u, u, 2, 2), r = (ab) in (00, 01, 11).
+
+    ``d`` (N, 3): :math:`\bar d_r = \frac1u\sum_i H_{ii;r}`; ``same`` (N, 3, 3): :math:`\frac1u\sum_i H_{ii;r}H_{ii;s}`;
+    ``cross`` (N, 3, 3): :math:`\frac{1}{u(u-1)}\sum_{i \ne j} H_{ii;r}H_{jj;s}`; ``off`` (N, 2, 2, 2, 2):
+    :math:`\frac{1}{u(u-1)}\sum_{i \ne j} H_{ij;ab}H_{ij;cd}` (nan for u = 1).
+    """
+    N, u = H.shape[:2]
+    diag = np.diagonal(H, axis1=1, axis2=2)  # (N, 2, 2, u)
+    d = np.stack([diag[:, a, b] for a, b in ((0, 0), (0, 1), (1, 1))], axis=-1)  # (N, u, 3)
+    same = np.einsum("nir,nis->nrs", d, d) / u
+    if u < 2:
+        return {"d": d.mean(axis=1), "same": same, "cross": np.full_like(same, np.nan),
+                "off": np.full((N, 2, 2, 2, 2), np.nan)}
+    S = d.sum(axis=1)
+    cross = (np.einsum("nr,ns->nrs", S, S) - u * same) / (u * (u - 1))
+    offH = H * (1 - np.eye(u))[None, :, :, None, None]
+    off = np.einsum("nijab,nijcd->nabcd", offH, offH) / (u * (u - 1))
+    return {"d": d.mean(axis=1), "same": same, "cross": cross, "off": off}
+
+
+def monte_carlo_pair_ntk_moments(widths, act, C_W, C_b, X, n_networks: int, seed: int = 0, units: int = 8,
+                                 chunk: int = 512) -> dict:
+    r"""Monte-Carlo two-input NTK mean and fluctuations per layer, each with its standard error: a dict of arrays.
+
+    ``mean`` (L, 3) :math:`E\hat H_{ii;r}`; ``cov_same`` (L, 3, 3) :math:`\mathrm{Cov}(\hat H_{ii;r}, \hat H_{ii;s})`;
+    ``cov_cross`` (L, 3, 3) :math:`\mathrm{Cov}(\hat H_{ii;r}, \hat H_{jj;s})_{i \ne j}`; ``offdiag`` (L, 2, 2, 2, 2)
+    :math:`E[\hat H_{ij;ab}\hat H_{ij;cd}]_{i \ne j}`; each with ``<name>_se``.  Per network the neuron averages of
+    :func:`_pair_ntk_network_stats` (kept, per layer, under ``networks``, for standard errors of derived
+    quantities); across the (independent) networks covariances are
+    :math:`\overline{c_{rs}} - \widehat{E d_r E d_s}` (unbiased :func:`_u_product`), standard errors by the delta method.
+
+    >>> mc = monte_carlo_pair_ntk_moments([4, 4], "tanh", 1, 0, [[1.0, 0.0], [0.6, 0.8]], 50, seed=1)
+    >>> mc["cov_same"].shape, bool(abs(mc["cov_same"][0]).max() < 1e-12)   # layer 1 is deterministic
+    ((2, 3, 3), True)
+    """
+    widths = check_widths(widths)
+    phi = activation(act)
+    try:
+        phi.numpy_function(1)
+    except ValueError:
+        raise ValueError(f"activation {phi.name!r} is not covered by the NTK sampler: phi' must be a function") from None
+    C_W = check_nonnegative(C_W, "C_W")
+    C_b = check_nonnegative(C_b, "C_b")
+    X = _check_pair(X)
+    n_networks = check_int(n_networks, "n_networks", 2)
+    units = check_int(units, "units", 1)
+    chunk = check_int(chunk, "chunk", 1)
+    rng = np.random.default_rng(seed)
+    parts = [[_pair_ntk_network_stats(H) for H in _pair_ntk_chunk(widths, phi, C_W, C_b, X, min(chunk, n_networks - s),
+                                                                   units, rng)]
+             for s in range(0, n_networks, chunk)]
+    N = n_networks
+    se = lambda v: v.std(axis=0, ddof=1) / np.sqrt(N)  # noqa: E731
+    out: dict = {k: [] for k in ("mean", "mean_se", "cov_same", "cov_same_se", "cov_cross", "cov_cross_se",
+                                 "offdiag", "offdiag_se")}
+    networks = []
+    for l in range(len(widths)):
+        st = {k: np.concatenate([p[l][k] for p in parts]) for k in parts[0][l]}
+        networks.append(st)
+        d = st["d"]
+        dbar = d.mean(axis=0)
+        prod = np.array([[_u_product(d[:, r], d[:, s]) for s in range(3)] for r in range(3)])
+        infl = dbar[None, :, None] * d[:, None, :] + dbar[None, None, :] * d[:, :, None]  # d_r Ed_s + d_s Ed_r
+        out["mean"].append(dbar)
+        out["mean_se"].append(se(d))
+        for key in ("same", "cross"):
+            out[f"cov_{key}"].append(st[key].mean(axis=0) - prod)
+            out[f"cov_{key}_se"].append(se(st[key] - infl))
+        out["offdiag"].append(st["off"].mean(axis=0))
+        out["offdiag_se"].append(se(st["off"]))
+    return {**{k: np.array(v) for k, v in out.items()}, "networks": tuple(networks)}
 
 
 def monte_carlo_pair_ntk(widths, act, C_W, C_b, X, n_networks: int, seed: int = 0, units: int = 8, chunk: int = 512):
     r"""Monte-Carlo :math:`E\hat H_{ii;ab}` per layer and component (11, 12, 22) at two inputs: (mean, se), arrays (L, 3).
 
-    Exact per-network NTK by backpropagation (one backward pass per input), float64, seeded.
+    Exact per-network NTK by backpropagation (one backward pass per input), float64, seeded; the fluctuations
+    are in :func:`monte_carlo_pair_ntk_moments` (same draws).
 
     >>> mean, se = monte_carlo_pair_ntk([4, 4], "tanh", 1, 0, [[1.0, 0.0], [0.6, 0.8]], 50, seed=1)
     >>> mean.shape, bool(abs(mean[0, 1] - 0.3) < 1e-12)   # layer 1: H_12 = C_W x1.x2 / n0 exactly
     ((2, 3), True)
     """
-    widths = check_widths(widths)
-    phi = activation(act)
-    C_W = check_nonnegative(C_W, "C_W")
-    C_b = check_nonnegative(C_b, "C_b")
-    X = _check_pair(X)
-    n_networks = check_int(n_networks, "n_networks", 2)
-    rng = np.random.default_rng(seed)
-    parts = [_pair_ntk_chunk(widths, phi, C_W, C_b, X, min(chunk, n_networks - s), check_int(units, "units", 1), rng)
-             for s in range(0, n_networks, chunk)]
-    per_net = [np.concatenate([p[l] for p in parts]).mean(axis=1) for l in range(len(widths))]  # (N, 3)
-    mean = np.array([v.mean(axis=0) for v in per_net])
-    se = np.array([v.std(axis=0, ddof=1) / np.sqrt(n_networks) for v in per_net])
-    return mean, se
+    mc = monte_carlo_pair_ntk_moments(widths, act, C_W, C_b, X, n_networks, seed, units, chunk)
+    return mc["mean"], mc["mean_se"]

@@ -77,7 +77,8 @@ class FiniteWidthPair(Tabular):
     predicted :math:`E[z_{i;a}z_{i;b}] = K_r + K_{1,r}/n_{l-1}` and
     :math:`\mathrm{Cov}(z_{i;a_1}z_{i;a_2}, z_{j;a_3}z_{j;a_4}) = V_{rs}/n_{l-1}` for :math:`i \ne j`.
     ``numbers`` says how they were computed: ``"exact"`` (sympy), ``"mpmath"`` (context precision)
-    or ``"float64"`` (Gauss–Hermite, about 1e-12 relative).
+    or ``"float64"`` (Gauss–Hermite: about 1e-12 relative for GELU-like φ, 1e-8 for high tanh
+    moments such as ⟨sech^8⟩).
     """
 
     activation: str
@@ -203,8 +204,8 @@ def finite_width_pair(widths: Any, act: Any, C_W: Any, C_b: Any = 0, q0: Any = (
     ``q0 = (x1.x1/n0, x1.x2/n0, x2.x2/n0)``.  Exact sympy for polynomial activations with exact
     parameters.  Otherwise ``precision`` picks the arithmetic: ``"mpmath"`` (context precision; the default
     for the ReLU family, closed forms, needs :math:`|\rho| < 1`) or ``"float64"`` (the default for smooth
-    activations, tensor Gauss–Hermite with ~1e-12 relative error; for the ReLU family the same closed forms
-    in float64, for speed).
+    activations, tensor Gauss–Hermite, ~1e-12 relative error, 1e-8 for high tanh moments; for the ReLU
+    family the same closed forms in float64, for speed).
 
     >>> from eigencalc import activation
     >>> r = finite_width_pair([5, 5, 5], activation("monomial", degree=1), 1, 0, (2, 1, 2))   # deep linear
