@@ -112,6 +112,7 @@ import mpmath
 import sympy
 from flint import arb, arb_mat, arb_poly, ctx
 
+from ..core.balls import flint_precision, mpf_to_arb
 from ..core.defaults import DUAL_TERMS
 from ..core.fields import MPMATH, SYMPY, NotInField
 from ..duals.activations import Polynomial
@@ -162,10 +163,7 @@ def to_arb(value: Any) -> arb:
     if isinstance(value, Fraction):
         return arb(value.numerator) / value.denominator
     if isinstance(value, mpmath.mpf):
-        if not mpmath.isfinite(value):
-            raise ValueError(f"cannot enclose the non-finite number {value}")
-        sign, man, exp, _ = value._mpf_
-        return (-1) ** sign * arb(int(man)) * arb(2) ** int(exp) if man else arb(0)
+        return mpf_to_arb(value)
     if isinstance(value, float):
         return arb(value)
     v = sympy.sympify(value)
@@ -284,7 +282,7 @@ class CertifiedTree:
         self._mats: dict = {}
         self._leaves: dict = {}
         self._duals = _HERMITE_CACHE.setdefault(self.prec, {})
-        with _Precision(self.prec):
+        with flint_precision(self.prec):
             self._setup()
 
     # ------------------------------------------------------------------ set-up
@@ -539,7 +537,7 @@ class CertifiedTree:
     # ------------------------------------------------------------ eigenvalues
     def ball(self, r: tuple, N: int) -> arb:
         """A ball containing lambda(r), from the recursion truncated at order N."""
-        with _Precision(self.prec):
+        with flint_precision(self.prec):
             local = {i: v for i, v in enumerate(r) if v}
             A, _, B = self.moments(self.dag.output, local, N, False)
             if self.ntk:
@@ -555,7 +553,7 @@ class CertifiedTree:
         finite ball (a dual series tail could not be bounded).
         """
         last, note = None, ""
-        with _Precision(self.prec):
+        with flint_precision(self.prec):
             scale = abs(self.theta1[self.dag.output] if self.ntk else self.q[self.dag.output]).upper()
             tiny = scale * arb(2) ** (-(self.prec - 24))
             for N in orders:
@@ -581,7 +579,7 @@ class CertifiedTree:
         return self._value(b, N, False, note)
 
     def _value(self, b: arb, N: int, ok: bool, note: str) -> CertifiedValue:
-        with _Precision(self.prec):
+        with flint_precision(self.prec):
             man, exp = b.mid().man_exp()
             value = mpmath.mpf((int(man), int(exp))) if man else mpmath.mpf(0)
             rad = float(b.rad().upper())
@@ -592,20 +590,6 @@ class CertifiedTree:
 # --------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------
-
-
-class _Precision:
-    """Context manager setting python-flint's working precision (bits), restoring it after."""
-
-    def __init__(self, bits: int):
-        self.bits = bits
-
-    def __enter__(self):
-        self.old = ctx.prec
-        ctx.prec = self.bits
-
-    def __exit__(self, *exc):
-        ctx.prec = self.old
 
 
 def _coeff(poly: arb_poly, i: int) -> arb:
