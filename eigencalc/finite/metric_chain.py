@@ -152,7 +152,8 @@ def _gauss_rule(raw: list, atoms: int) -> tuple:
     three-term recurrence :math:`\alpha_j = r_{j,j+1}/r_{jj} - r_{j-1,j}/r_{j-1,j-1}`,
     :math:`\sqrt{\beta_{j+1}} = r_{j+1,j+1}/r_{jj}`; the nodes are the eigenvalues of the Jacobi matrix and
     the weights :math:`m_0 v_{0a}^2`.  The rule reproduces :math:`m_0..m_{2N-1}`.  A law with fewer than N
-    support points (a singular Hankel matrix) gets the largest rule that exists.
+    support points (a singular Hankel matrix), or moments whose rule would put a node at G ≤ 0 (digits lost
+    to the Hankel matrix's conditioning), gets the largest rule that exists.
     """
     for N in range(atoms, 0, -1):
         H = mpmath.matrix([[raw[i + j] for j in range(N + 1)] for i in range(N + 1)])
@@ -167,6 +168,8 @@ def _gauss_rule(raw: list, atoms: int) -> tuple:
             if j + 1 < N:
                 J[j, j + 1] = J[j + 1, j] = r(j + 1, j + 1) / r(j, j)
         E, Q = mpmath.eigsy(J)
+        if min(E[a] for a in range(N)) <= 0:  # a metric is positive: a node at or below 0 means lost digits
+            continue
         return [E[a] for a in range(N)], [raw[0] * Q[0, a] ** 2 for a in range(N)]
     return [raw[1] / raw[0]], [raw[0]]
 
