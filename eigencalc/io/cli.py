@@ -22,7 +22,7 @@ from ..core.validate import KINDS
 from ..core.version import __version__
 from ..duals.activations import ACTIVATION_NAMES, activation
 from ..duals.criticality import criticality
-from ..finite import finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_pair
+from ..finite import finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_pair, finite_width_pair_ntk
 from ..finite.sphere import finite_width_sphere
 from ..finite.universality import large_depth_constants
 from ..harmonic.decay import decay
@@ -310,11 +310,11 @@ def cmd_verify(args) -> int:
     return 0 if report.all_agree else 1
 
 
-_FINITE_OBJECTS = ("kernel", "chain", "ntk", "pair", "sphere", "universality")
+_FINITE_OBJECTS = ("kernel", "chain", "ntk", "pair", "pair-ntk", "sphere", "universality")
 
 
 def cmd_finite(args) -> int:
-    """Finite-width corrections (F1-F20): kernel, metric chain, NTK, two inputs, sphere spectrum or large-depth constants."""
+    """Finite-width corrections (F1-F22): kernel, metric chain, NTK, two inputs, sphere spectrum or large-depth constants."""
     act = activation(args.activation, **_parse_params(args.param))
     params = vars_of(args, "object", "activation", "widths", "C_W", "C_b", "q0", "q12", "n0", "kmax", "kind", "method")
     if args.object == "universality":
@@ -336,6 +336,9 @@ def cmd_finite(args) -> int:
     elif args.object == "pair":
         res = finite_width_pair(widths, act, C_W, C_b, (q0, _rational(args.q12, "--q12"), q0))
         note = f"F5-F7: two inputs, components 11, 12, 22 ({res.numbers})"
+    elif args.object == "pair-ntk":
+        res = finite_width_pair_ntk(widths, act, C_W, C_b, (q0, _rational(args.q12, "--q12"), q0))
+        note = "F17, F21, F22: two-input NTK mean H + H1/n, variance var_r and cross-neuron covariance cross_r (float64)"
     else:
         res = finite_width_sphere(widths, act, C_W, C_b, n0=args.n0, kmax=args.kmax, kind=args.kind)
         note = f"F16: Funk-Hecke eigenvalues of the mean {args.kind} on S^{args.n0 - 1} and their 1/n shift (float64 quadrature)"
@@ -492,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("finite", help="finite-width 1/n corrections (Roberts-Yaida-Hanin): V, K1, NTK variance, sphere shift")
     p.add_argument("--object", choices=_FINITE_OBJECTS, default="kernel",
                    help="kernel (one input, leading order), chain (one input, beyond leading order), ntk, "
-                        "pair (two inputs), sphere (Funk-Hecke shift), universality")
+                        "pair (two inputs), pair-ntk (two-input NTK), sphere (Funk-Hecke shift), universality")
     p.add_argument("--method", choices=("auto", "taylor", "gauss"), default="auto",
                    help="chain: closure of the metric chain (auto: exact Taylor for the ReLU family, else Gauss rule)")
     p.add_argument("--activation", default="relu")

@@ -122,12 +122,22 @@ def _plot_leading_order(ax, res, layers, colour) -> None:
         ax.plot(layers, var / H**2, "--", color=colour, label=f"{res.activation}: (A+2B)/(n H^2)")
 
 
+def _plot_pair(ax, res, layers, colour) -> None:
+    """V_{12,12}/(n (K_11 K_22 + K_12^2)) of a two-input result (F6): the cross-input vertex per layer."""
+    n_prev = np.array(res.widths[:-1], dtype=float)
+    K = [[as_float(k) for k in res.K[l]] for l in range(1, res.depth)]
+    V = np.array([as_float(res.V[l][1][1]) for l in range(1, res.depth)]) / n_prev
+    ax.plot(layers, V / np.array([k[0] * k[2] + k[1] ** 2 for k in K]), "--", color=colour,
+            label=f"{res.activation}: V_12,12/(n (K11 K22 + K12^2))")
+
+
 def plot_finite_width(results: Sequence, *, monte_carlo: Sequence | None = None, title: str | None = None):
     r"""Normalised finite-width corrections against the layer l, one colour per result.
 
     ``results``: :class:`~eigencalc.finite.FiniteWidthMLP` (plots :math:`V/(n K^2)` and :math:`K_1/(nK)`) or
     :class:`~eigencalc.finite.FiniteWidthNTK` (also :math:`(A+2B)/(nH^2)`), or
-    :class:`~eigencalc.finite.FiniteWidthMoments` (:math:`\mathrm{Var}\,\hat G/(E\hat G)^2`, all orders), normalised by :math:`n_{l-1}`
+    :class:`~eigencalc.finite.FiniteWidthMoments` (:math:`\mathrm{Var}\,\hat G/(E\hat G)^2`, all orders), or
+    :class:`~eigencalc.finite.FiniteWidthPair` (:math:`V_{12,12}/(n(K_{11}K_{22}+K_{12}^2))`), normalised by :math:`n_{l-1}`
     so every curve is an expansion parameter of order l/n.  ``monte_carlo`` optionally gives, per result,
     a dict layer -> (value, standard error) of the measured :math:`V/(nK^2)`, drawn as error bars.
     """
@@ -138,6 +148,8 @@ def plot_finite_width(results: Sequence, *, monte_carlo: Sequence | None = None,
         if hasattr(res, "normalized_four_point"):  # the metric chain (F18-F20): all orders in 1/n
             ax.plot(layers, [as_float(v) for v in res.normalized_four_point[1:]], "-.", color=cmap[i],
                     label=f"{res.activation}: Var G/(E G)^2 ({res.method})")
+        elif hasattr(res, "correlation"):  # two inputs (F5-F7)
+            _plot_pair(ax, res, layers, cmap[i])
         else:
             _plot_leading_order(ax, res, layers, cmap[i])
         if monte_carlo is not None and monte_carlo[i]:

@@ -33,6 +33,7 @@ def test_cli_chain_json(capsys):
 
 
 @pytest.mark.parametrize("obj,extra", [("chain", ["--activation", "tanh", "--C-W", "1", "--method", "taylor"]),
+                                       ("pair-ntk", ["--activation", "tanh", "--C-W", "1", "--q12", "1/2"]),
                                        ("ntk", ["--activation", "tanh", "--C-W", "1"]), ("pair", ["--q12", "1/2"]),
                                        ("universality", ["--activation", "tanh"]), ("sphere", ["--kmax", "2"])])
 def test_cli_objects(capsys, obj, extra):
@@ -61,6 +62,15 @@ def test_plot_against_depth():
     assert len(ax.lines) >= 6 and ax.get_xlabel() == "layer l"
     chain = [line for line in ax.lines if "Var G" in line.get_label()][0]
     assert list(chain.get_ydata()) == [0.5, 1.25, 2.375, 4.0625]  # (3/2)^(l-1) - 1
+
+
+def test_plot_pair_against_depth():
+    """Deep linear: V_12,12 = (l - 1)(K11 K22 + K12^2) (F6), so the plotted ratio is (l - 1)/n."""
+    from eigencalc.duals.activations import activation
+    r = finite_width_pair([5] * 4, activation("monomial", degree=1), 1, 0, (2, 1, 2))
+    fig = plot_finite_width([r])
+    line = [ln for ln in fig.axes[0].lines if "V_12,12" in ln.get_label()][0]
+    assert list(line.get_ydata()) == pytest.approx([0.2, 0.4, 0.6], rel=1e-12)
 
 
 def test_pair_table():
