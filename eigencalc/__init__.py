@@ -19,7 +19,7 @@ module                        concept
 ``targets``, ``learning``     targets, eigenlearning curves, kernel regression (section 7)
 ``reports``, ``plots``        tables (pandas, LaTeX) and figures
 ``grammar``, ``cli``          architecture text and the command line
-``finite``                    finite-width 1/n corrections, RYH chs. 4, 5, 8 (F1–F22)
+``finite``                    finite-width 1/n corrections, RYH chs. 4, 5, 8 (F1–F23)
 ============================  ==================================================
 """
 
@@ -77,6 +77,7 @@ from .numerics import (
 from .pooling import PooledSpectrum
 from .spectra import Spectrum, spectrum
 from .finite import (
+    exact_relu_ntk,
     finite_width_mlp,
     finite_width_moments,
     finite_width_ntk,
@@ -103,6 +104,6 @@ __all__ = [
     "Spectrum", "PooledSpectrum", "spectrum",
     "gram", "hypercube_spectrum", "group_by_frequency_space", "monte_carlo_eigenvalue", "empirical_spectrum", "verify",
     "plots", "targets", "learning_curve", "learnable", "krr_experiment",
-    "finite", "finite_width_mlp", "finite_width_moments", "finite_width_pair", "finite_width_ntk", "finite_width_pair_ntk", "finite_width_sphere",
+    "finite", "exact_relu_ntk", "finite_width_mlp", "finite_width_moments", "finite_width_pair", "finite_width_ntk", "finite_width_pair_ntk", "finite_width_sphere",
     "large_depth_constants", "monte_carlo_moments", "monte_carlo_pair", "monte_carlo_ntk",
 ]

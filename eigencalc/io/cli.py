@@ -22,7 +22,9 @@ from ..core.validate import KINDS
 from ..core.version import __version__
 from ..duals.activations import ACTIVATION_NAMES, activation
 from ..duals.criticality import criticality
-from ..finite import finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_pair, finite_width_pair_ntk
+from ..finite import (
+    exact_relu_ntk, finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_pair, finite_width_pair_ntk,
+)
 from ..finite.sphere import finite_width_sphere
 from ..finite.universality import large_depth_constants
 from ..harmonic.decay import decay
@@ -310,11 +312,11 @@ def cmd_verify(args) -> int:
     return 0 if report.all_agree else 1
 
 
-_FINITE_OBJECTS = ("kernel", "chain", "ntk", "pair", "pair-ntk", "sphere", "universality")
+_FINITE_OBJECTS = ("kernel", "chain", "ntk", "relu-ntk", "pair", "pair-ntk", "sphere", "universality")
 
 
 def cmd_finite(args) -> int:
-    """Finite-width corrections (F1-F22): kernel, metric chain, NTK, two inputs, sphere spectrum or large-depth constants."""
+    """Finite-width corrections (F1-F23): kernel, metric chain, NTK, two inputs, sphere spectrum or large-depth constants."""
     act = activation(args.activation, **_parse_params(args.param))
     params = vars_of(args, "object", "activation", "widths", "C_W", "C_b", "q0", "q12", "n0", "kmax", "kind", "method")
     if args.object == "universality":
@@ -333,6 +335,9 @@ def cmd_finite(args) -> int:
     elif args.object == "ntk":
         res = finite_width_ntk(widths, act, C_W, C_b, q0)
         note = f"F8-F13: NTK mean H + H1/n and variance (A + 2B)/n of a {act.name} MLP (NTK parameterisation)"
+    elif args.object == "relu-ntk":
+        res = exact_relu_ntk(widths, act, C_W, C_b, q0)
+        note = f"F23: exact NTK mean and variance of a bias-free {act.name} MLP at every width (rationals)"
     elif args.object == "pair":
         res = finite_width_pair(widths, act, C_W, C_b, (q0, _rational(args.q12, "--q12"), q0))
         note = f"F5-F7: two inputs, components 11, 12, 22 ({res.numbers})"
@@ -495,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("finite", help="finite-width 1/n corrections (Roberts-Yaida-Hanin): V, K1, NTK variance, sphere shift")
     p.add_argument("--object", choices=_FINITE_OBJECTS, default="kernel",
                    help="kernel (one input, leading order), chain (one input, beyond leading order), ntk, "
+                        "relu-ntk (exact NTK moments, bias-free ReLU), "
                         "pair (two inputs), pair-ntk (two-input NTK), sphere (Funk-Hecke shift), universality")
     p.add_argument("--method", choices=("auto", "taylor", "gauss"), default="auto",
                    help="chain: closure of the metric chain (auto: exact Taylor for the ReLU family, else Gauss rule)")

@@ -2,7 +2,7 @@
 # # Finite width: the 1/n corrections of Roberts–Yaida–Hanin, checked against sampled networks
 #
 # *The Principles of Deep Learning Theory* (Roberts, Yaida, Hanin; arXiv:2106.10165), chapters 4, 5, 8,
-# and `docs/finite_width.md` (equation tags F1–F20).  At width n the preactivation statistics of an MLP
+# and `docs/finite_width.md` (equation tags F1–F23).  At width n the preactivation statistics of an MLP
 # deviate from the Gaussian process by the four-point vertex $V/n$, the mean shift $K_1/n$ and, for the
 # NTK, the fluctuations $(A + 2B)/n$.  All are leading-order recursions in the depth; we check them
 # against Monte-Carlo of real finite networks and show that what is left over is of order $1/n^2$.
@@ -125,6 +125,25 @@ gratio_se = gratio * np.hypot(gres[8][1] / gres[8][0], gres[16][1] / gres[16][0]
 print({n: f"MC {r:.3f} +- {s:.3f}, chain {c:.3f}" for n, (r, s, c) in gres.items()}, f"ratio {gratio:.2f} +- {gratio_se:.2f}")
 
 # %% [markdown]
+# ## The exact NTK variance of ReLU networks (F23)
+# For bias-free ReLU the NTK at one input reduces exactly to independent per-layer chi-square variables
+# (`docs/finite_width.md`), so its mean and variance are rationals at every width.  Leading order, exact and
+# Monte-Carlo at $L/n$ from 0.05 to 0.5:
+
+# %%
+relu_rows = []
+for seed, n in enumerate((80, 40, 16, 8)):
+    widths = [n] * 4 + [8]
+    ex = ec.exact_relu_ntk(widths)
+    lead = ec.finite_width_ntk(widths, "relu", 2)
+    e = monte_carlo_ntk(widths, "relu", 2, 0, np.ones(10), 5 * N, seed=400 + seed).estimates[4]
+    relu_rows.append({"L/n": 4 / n, "leading": float(lead.ntk_variance[4]), "exact": str(ex.variance[4]),
+                      "exact_float": float(ex.variance[4]), "monte_carlo": e["variance"], "se": e["variance_se"],
+                      "z_leading": (e["variance"] - float(lead.ntk_variance[4])) / e["variance_se"],
+                      "z_exact": (e["variance"] - float(ex.variance[4])) / e["variance_se"]})
+to_frame(relu_rows)
+
+# %% [markdown]
 # ## Universality at large depth
 # Scale-invariant class (exact for every l) and the $K^*=0$ class (leading asymptotics), F14/F15.
 
@@ -158,6 +177,7 @@ sph_ntk.to_frame().head(6)
 assert all(abs(r["monte_carlo"] - r["predicted"]) < 4 * r["se"] + r["next_order"] for r in rows)
 assert abs(ratio - 4) < max(1.5, 4 * ratio_se)
 assert all(abs(r["z_chain"]) < 4 for r in chain_rows)
+assert all(abs(r["z_exact"]) < 4 for r in relu_rows)
 assert abs(gratio - 4) < max(1.0, 4 * gratio_se)
 assert all(abs(r - c) < 4 * s for r, s, c in gres.values())
 assert abs(trace - float(ec.finite_width_ntk([8, 8, 8], "tanh", 1, 0, 1).H1[-1])) < 1e-4

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from eigencalc.finite import finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_pair
+from eigencalc.finite import exact_relu_ntk, finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_pair
 from eigencalc.io.cli import main
 from eigencalc.io.plots import plot_finite_width
 
@@ -34,6 +34,7 @@ def test_cli_chain_json(capsys):
 
 @pytest.mark.parametrize("obj,extra", [("chain", ["--activation", "tanh", "--C-W", "1", "--method", "taylor"]),
                                        ("pair-ntk", ["--activation", "tanh", "--C-W", "1", "--q12", "1/2"]),
+                                       ("relu-ntk", []),
                                        ("ntk", ["--activation", "tanh", "--C-W", "1"]), ("pair", ["--q12", "1/2"]),
                                        ("universality", ["--activation", "tanh"]), ("sphere", ["--kmax", "2"])])
 def test_cli_objects(capsys, obj, extra):
@@ -47,6 +48,8 @@ def test_cli_objects(capsys, obj, extra):
     (["--object", "ntk", "--activation", "step", "--C-W", "1"], "not covered by the NTK recursion"),
     (["--object", "pair", "--activation", "step", "--C-W", "1"], "not covered by the two-input recursion"),
     (["--C-W", "-1"], "C_W must be > 0"),
+    (["--object", "relu-ntk", "--activation", "tanh"], "cover phi = b max(z, 0) only"),
+    (["--object", "relu-ntk", "--C-b", "1/10"], "need C_b = 0"),
     (["--activation", "nope"], "unknown activation"),
 ])
 def test_cli_bad_input_one_line_exit_2(capsys, argv, message):
@@ -56,10 +59,12 @@ def test_cli_bad_input_one_line_exit_2(capsys, argv, message):
 
 def test_plot_against_depth():
     results = [finite_width_mlp([10] * 5, "relu", 2), finite_width_ntk([10] * 5, "tanh", 1),
-               finite_width_moments([10] * 5, "relu", 2)]
-    fig = plot_finite_width(results, monte_carlo=[{3: (1.0, 0.1)}, None, None])
+               finite_width_moments([10] * 5, "relu", 2), exact_relu_ntk([8] * 3)]
+    fig = plot_finite_width(results, monte_carlo=[{3: (1.0, 0.1)}, None, None, None])
     ax = fig.axes[0]
-    assert len(ax.lines) >= 6 and ax.get_xlabel() == "layer l"
+    assert len(ax.lines) >= 7 and ax.get_xlabel() == "layer l"
+    ntk = [line for line in ax.lines if "Var H" in line.get_label()][0]
+    assert list(ntk.get_ydata()) == [0.375, 577 / 576]
     chain = [line for line in ax.lines if "Var G" in line.get_label()][0]
     assert list(chain.get_ydata()) == [0.5, 1.25, 2.375, 4.0625]  # (3/2)^(l-1) - 1
 
