@@ -37,7 +37,7 @@ NT_STAMP := $(NT_VENV)/.nt-installed
 $(NT_STAMP): pyproject.toml setup.cfg
 	test -x $(NT_PY) || $(PYTHON) -m venv $(NT_VENV)
 	$(NT_PY) -m pip install --quiet --upgrade pip
-	$(NT_PY) -m pip install --quiet jax==0.4.30 jaxlib==0.4.30 "numpy<2" ml_dtypes opt_einsum frozendict scipy pytest hypothesis sympy mpmath numba==0.60.0 tqdm
+	$(NT_PY) -m pip install --quiet jax==0.4.30 jaxlib==0.4.30 "numpy<2" ml_dtypes opt_einsum frozendict scipy pytest hypothesis sympy mpmath numba==0.60.0 tqdm python-flint
 	$(NT_PY) -m pip install --quiet --no-deps neural-tangents==0.6.5
 	$(NT_PY) -m pip install --quiet --no-deps -e .
 	touch $(NT_STAMP)
