@@ -259,6 +259,17 @@ def _ntk_chunk(widths, phi, C_W, C_b, x, m, units, rng):
     return out
 
 
+def _ntk_arguments(widths, act, C_W, C_b, units, chunk) -> tuple:
+    """The checked arguments shared by the NTK samplers; phi' must be a function (backpropagation)."""
+    phi = activation(act)
+    try:
+        phi.numpy_function(1)
+    except ValueError:
+        raise ValueError(f"activation {phi.name!r} is not covered by the NTK sampler: phi' must be a function") from None
+    return (check_widths(widths), phi, check_nonnegative(C_W, "C_W"), check_nonnegative(C_b, "C_b"),
+            check_int(units, "units", 1), check_int(chunk, "chunk", 1))
+
+
 def sample_ntk(widths, act, C_W, C_b, x, n_networks: int, seed: int = 0, units: int = 8, chunk: int = 512):
     r"""Exact finite-network NTK blocks: layer l -> (H (N, u, u), z (N, u), G (N,)), u = min(units, n_l).
 
@@ -269,18 +280,9 @@ def sample_ntk(widths, act, C_W, C_b, x, n_networks: int, seed: int = 0, units: 
     >>> [blk[0].shape for blk in out]
     [(5, 2, 2), (5, 2, 2)]
     """
-    widths = check_widths(widths)
-    phi = activation(act)
-    try:
-        phi.numpy_function(1)
-    except ValueError:
-        raise ValueError(f"activation {phi.name!r} is not covered by the NTK sampler: phi' must be a function") from None
-    C_W = check_nonnegative(C_W, "C_W")
-    C_b = check_nonnegative(C_b, "C_b")
+    widths, phi, C_W, C_b, units, chunk = _ntk_arguments(widths, act, C_W, C_b, units, chunk)
     x = _check_input(x)
     n_networks = check_int(n_networks, "n_networks", 1)
-    units = check_int(units, "units", 1)
-    chunk = check_int(chunk, "chunk", 1)
     rng = np.random.default_rng(seed)
     parts = [_ntk_chunk(widths, phi, C_W, C_b, x, min(chunk, n_networks - s), units, rng)
              for s in range(0, n_networks, chunk)]
@@ -400,18 +402,9 @@ def monte_carlo_pair_ntk_moments(widths, act, C_W, C_b, X, n_networks: int, seed
     >>> mc["cov_same"].shape, bool(abs(mc["cov_same"][0]).max() < 1e-12)   # layer 1 is deterministic
     ((2, 3, 3), True)
     """
-    widths = check_widths(widths)
-    phi = activation(act)
-    try:
-        phi.numpy_function(1)
-    except ValueError:
-        raise ValueError(f"activation {phi.name!r} is not covered by the NTK sampler: phi' must be a function") from None
-    C_W = check_nonnegative(C_W, "C_W")
-    C_b = check_nonnegative(C_b, "C_b")
+    widths, phi, C_W, C_b, units, chunk = _ntk_arguments(widths, act, C_W, C_b, units, chunk)
     X = _check_pair(X)
     n_networks = check_int(n_networks, "n_networks", 2)
-    units = check_int(units, "units", 1)
-    chunk = check_int(chunk, "chunk", 1)
     rng = np.random.default_rng(seed)
     parts = [[_pair_ntk_network_stats(H) for H in _pair_ntk_chunk(widths, phi, C_W, C_b, X, min(chunk, n_networks - s),
                                                                    units, rng)]
