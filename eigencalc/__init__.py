@@ -81,6 +81,7 @@ from .finite import (
     finite_width_mlp,
     finite_width_moments,
     finite_width_ntk,
+    finite_width_ntk_moments,
     finite_width_pair,
     finite_width_pair_ntk,
     monte_carlo_moments,
@@ -104,6 +105,7 @@ __all__ = [
     "Spectrum", "PooledSpectrum", "spectrum",
     "gram", "hypercube_spectrum", "group_by_frequency_space", "monte_carlo_eigenvalue", "empirical_spectrum", "verify",
     "plots", "targets", "learning_curve", "learnable", "krr_experiment",
-    "finite", "exact_relu_ntk", "finite_width_mlp", "finite_width_moments", "finite_width_pair", "finite_width_ntk", "finite_width_pair_ntk", "finite_width_sphere",
+    "finite", "exact_relu_ntk", "finite_width_mlp", "finite_width_moments", "finite_width_pair", "finite_width_ntk", "finite_width_ntk_moments", "finite_width_pair_ntk",
+    "finite_width_sphere",
     "large_depth_constants", "monte_carlo_moments", "monte_carlo_pair", "monte_carlo_ntk",
 ]

@@ -40,7 +40,7 @@ def mpf_to_arb(x) -> flint.arb:
     if not mpmath.isfinite(x):
         raise ValueError(f"cannot enclose the non-finite number {x}")
     sign, man, exp, _ = x._mpf_
-    return flint.arb(-int(man) if sign else int(man)) * flint.arb(2) ** int(exp) if man else flint.arb(0)
+    return flint.arb(flint.arf((-int(man) if sign else int(man), int(exp)))) if man else flint.arb(0)
 
 
 def arb_to_mpf(b: flint.arb) -> mpmath.mpf:

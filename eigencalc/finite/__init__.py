@@ -7,6 +7,8 @@
   engine :mod:`.bivariate`;
 * :mod:`.ntk`: the NTK at one input: mean H, shift H_1, fluctuations A, B, cross terms D, F (F8–F13);
 * :mod:`.relu_ntk`: the exact NTK mean and variance of bias-free ReLU MLPs at one input, any width (F23);
+* :mod:`.ntk_chain`: the NTK mean and variance at one input beyond leading order, any activation and biases:
+  exact backward split and transfer over the metric, closed by interpolation on nodes (F24);
 * :mod:`.ntk_pair`: the NTK at two inputs: mean and 1/n shift (F17), fluctuations B, A (F21, F22); smooth activations;
 * :mod:`.universality`: large-depth constants of the scale-invariant and K* = 0 classes (F14, F15);
 * :mod:`.sphere`: Funk–Hecke spectrum of the 1/n correction of the NNGP and NTK on the sphere (F16);
@@ -18,6 +20,7 @@ from .metric_chain import FiniteWidthMoments, finite_width_moments
 from .two_input import COMPONENTS, FiniteWidthPair, finite_width_pair
 from .ntk import FiniteWidthNTK, finite_width_ntk, ntk_means
 from .relu_ntk import ExactReluNTK, exact_relu_ntk
+from .ntk_chain import FiniteWidthNTKMoments, finite_width_ntk_moments
 from .ntk_pair import FiniteWidthPairNTK, finite_width_pair_ntk
 from .sphere import FiniteWidthSphere, correction_function, finite_width_sphere
 from .universality import LargeDepthConstants, float_flow, large_depth_constants
@@ -40,6 +43,7 @@ __all__ = [
     "FiniteWidthMoments", "finite_width_moments",
     "FiniteWidthPair", "finite_width_pair", "COMPONENTS",
     "FiniteWidthNTK", "finite_width_ntk", "ntk_means", "ExactReluNTK", "exact_relu_ntk",
+    "FiniteWidthNTKMoments", "finite_width_ntk_moments",
     "FiniteWidthPairNTK", "finite_width_pair_ntk",
     "FiniteWidthSphere", "finite_width_sphere", "correction_function",
     "LargeDepthConstants", "large_depth_constants", "float_flow",

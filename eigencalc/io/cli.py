@@ -23,7 +23,8 @@ from ..core.version import __version__
 from ..duals.activations import ACTIVATION_NAMES, activation
 from ..duals.criticality import criticality
 from ..finite import (
-    exact_relu_ntk, finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_pair, finite_width_pair_ntk,
+    exact_relu_ntk, finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_ntk_moments, finite_width_pair,
+    finite_width_pair_ntk,
 )
 from ..finite.sphere import finite_width_sphere
 from ..finite.universality import large_depth_constants
@@ -312,13 +313,13 @@ def cmd_verify(args) -> int:
     return 0 if report.all_agree else 1
 
 
-_FINITE_OBJECTS = ("kernel", "chain", "ntk", "relu-ntk", "pair", "pair-ntk", "sphere", "universality")
+_FINITE_OBJECTS = ("kernel", "chain", "ntk", "relu-ntk", "ntk-chain", "pair", "pair-ntk", "sphere", "universality")
 
 
 def cmd_finite(args) -> int:
-    """Finite-width corrections (F1-F23): kernel, metric chain, NTK, two inputs, sphere spectrum or large-depth constants."""
+    """Finite-width corrections (F1-F24): kernel, metric chain, NTK, two inputs, sphere spectrum or large-depth constants."""
     act = activation(args.activation, **_parse_params(args.param))
-    params = vars_of(args, "object", "activation", "widths", "C_W", "C_b", "q0", "q12", "n0", "kmax", "kind", "method")
+    params = vars_of(args, "object", "activation", "widths", "C_W", "C_b", "q0", "q12", "n0", "kmax", "kind", "method", "nodes")
     if args.object == "universality":
         res = large_depth_constants(act)
         emit(args, "finite", res.rows(), parameters=params, note=f"{res.universality} class at C_W = {res.C_W}; {res.reference}")
@@ -338,6 +339,10 @@ def cmd_finite(args) -> int:
     elif args.object == "relu-ntk":
         res = exact_relu_ntk(widths, act, C_W, C_b, q0)
         note = f"F23: exact NTK mean and variance of a bias-free {act.name} MLP at every width (rationals)"
+    elif args.object == "ntk-chain":
+        res = finite_width_ntk_moments(widths, act, C_W, C_b, q0, nodes=args.nodes)
+        note = (f"F24: NTK mean and variance of a {act.name} MLP beyond leading order (float64 quadrature, "
+                f"closure on {res.nodes} nodes; closure_error = change from {res.nodes - 2} nodes)")
     elif args.object == "pair":
         res = finite_width_pair(widths, act, C_W, C_b, (q0, _rational(args.q12, "--q12"), q0))
         note = f"F5-F7: two inputs, components 11, 12, 22 ({res.numbers})"
@@ -500,10 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("finite", help="finite-width 1/n corrections (Roberts-Yaida-Hanin): V, K1, NTK variance, sphere shift")
     p.add_argument("--object", choices=_FINITE_OBJECTS, default="kernel",
                    help="kernel (one input, leading order), chain (one input, beyond leading order), ntk, "
-                        "relu-ntk (exact NTK moments, bias-free ReLU), "
+                        "relu-ntk (exact NTK moments, bias-free ReLU), ntk-chain (NTK moments beyond leading order), "
                         "pair (two inputs), pair-ntk (two-input NTK), sphere (Funk-Hecke shift), universality")
     p.add_argument("--method", choices=("auto", "taylor", "gauss"), default="auto",
                    help="chain: closure of the metric chain (auto: exact Taylor for the ReLU family, else Gauss rule)")
+    p.add_argument("--nodes", type=int, default=12, help="ntk-chain: interpolation nodes per layer (>= 5)")
     p.add_argument("--activation", default="relu")
     p.add_argument("param", nargs="*", help="activation parameters, e.g. slope=1/10")
     p.add_argument("--widths", default="20,20,20", help="hidden widths n_1,...,n_L (comma-separated integers >= 1)")

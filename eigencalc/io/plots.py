@@ -138,7 +138,8 @@ def plot_finite_width(results: Sequence, *, monte_carlo: Sequence | None = None,
     :class:`~eigencalc.finite.FiniteWidthNTK` (also :math:`(A+2B)/(nH^2)`), or
     :class:`~eigencalc.finite.FiniteWidthMoments` (:math:`\mathrm{Var}\,\hat G/(E\hat G)^2`, all orders), or
     :class:`~eigencalc.finite.FiniteWidthPair` (:math:`V_{12,12}/(n(K_{11}K_{22}+K_{12}^2))`), or
-    :class:`~eigencalc.finite.ExactReluNTK` (:math:`\mathrm{Var}\,\hat H/(E\hat H)^2`), normalised by :math:`n_{l-1}`
+    :class:`~eigencalc.finite.ExactReluNTK` or :class:`~eigencalc.finite.FiniteWidthNTKMoments`
+    (:math:`\mathrm{Var}\,\hat H/(E\hat H)^2`, all orders), normalised by :math:`n_{l-1}`
     so every curve is an expansion parameter of order l/n.  ``monte_carlo`` optionally gives, per result,
     a dict layer -> (value, standard error) of the measured :math:`V/(nK^2)`, drawn as error bars.
     """
@@ -149,9 +150,10 @@ def plot_finite_width(results: Sequence, *, monte_carlo: Sequence | None = None,
         if hasattr(res, "normalized_four_point"):  # the metric chain (F18-F20): all orders in 1/n
             ax.plot(layers, [as_float(v) for v in res.normalized_four_point[1:]], "-.", color=cmap[i],
                     label=f"{res.activation}: Var G/(E G)^2 ({res.method})")
-        elif hasattr(res, "normalized_variance"):  # exact ReLU NTK (F23)
+        elif hasattr(res, "normalized_variance"):  # NTK beyond leading order: exact ReLU (F23) or the chain (F24)
+            how = f"chain, {res.nodes} nodes" if hasattr(res, "closure_error") else "exact"
             ax.plot(layers, [as_float(v) for v in res.normalized_variance[1:]], "-.", color=cmap[i],
-                    label=f"{res.activation}: Var H/(E H)^2 (exact)")
+                    label=f"{res.activation}: Var H/(E H)^2 ({how})")
         elif hasattr(res, "correlation"):  # two inputs (F5-F7)
             _plot_pair(ax, res, layers, cmap[i])
         else:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from eigencalc.finite import exact_relu_ntk, finite_width_mlp, finite_width_moments, finite_width_ntk, finite_width_pair
+from eigencalc.finite import (exact_relu_ntk, finite_width_mlp, finite_width_moments, finite_width_ntk,
+                              finite_width_ntk_moments, finite_width_pair)
 from eigencalc.io.cli import main
 from eigencalc.io.plots import plot_finite_width
 
@@ -34,7 +35,7 @@ def test_cli_chain_json(capsys):
 
 @pytest.mark.parametrize("obj,extra", [("chain", ["--activation", "tanh", "--C-W", "1", "--method", "taylor"]),
                                        ("pair-ntk", ["--activation", "tanh", "--C-W", "1", "--q12", "1/2"]),
-                                       ("relu-ntk", []),
+                                       ("relu-ntk", []), ("ntk-chain", ["--activation", "gelu", "--nodes", "8"]),
                                        ("ntk", ["--activation", "tanh", "--C-W", "1"]), ("pair", ["--q12", "1/2"]),
                                        ("universality", ["--activation", "tanh"]), ("sphere", ["--kmax", "2"])])
 def test_cli_objects(capsys, obj, extra):
@@ -50,6 +51,8 @@ def test_cli_objects(capsys, obj, extra):
     (["--C-W", "-1"], "C_W must be > 0"),
     (["--object", "relu-ntk", "--activation", "tanh"], "cover phi = b max(z, 0) only"),
     (["--object", "relu-ntk", "--C-b", "1/10"], "need C_b = 0"),
+    (["--object", "ntk-chain", "--activation", "step", "--C-W", "1"], "phi' must be a function"),
+    (["--object", "ntk-chain", "--nodes", "2"], "nodes must be >= 5"),
     (["--activation", "nope"], "unknown activation"),
 ])
 def test_cli_bad_input_one_line_exit_2(capsys, argv, message):
@@ -67,6 +70,13 @@ def test_plot_against_depth():
     assert list(ntk.get_ydata()) == [0.375, 577 / 576]
     chain = [line for line in ax.lines if "Var G" in line.get_label()][0]
     assert list(chain.get_ydata()) == [0.5, 1.25, 2.375, 4.0625]  # (3/2)^(l-1) - 1
+
+
+def test_plot_ntk_chain_against_depth():
+    """The F24 curve is Var H/(E H)^2 per layer; for ReLU it is the exact one, 3/8 and 577/576 at [8] * 3."""
+    fig = plot_finite_width([finite_width_ntk_moments([8] * 3, "relu", 2)])
+    line = [line for line in fig.axes[0].lines if "chain, 12 nodes" in line.get_label()][0]
+    assert list(line.get_ydata()) == pytest.approx([0.375, 577 / 576], rel=1e-10)
 
 
 def test_plot_pair_against_depth():
