@@ -1,7 +1,7 @@
 """Benchmark: finite-width recursions (F5-F7, two inputs, depth 100) and Monte-Carlo throughput.
 
 Plain script (no timed tests): ``python benchmarks/bench_finite.py``.  Prints the wall time of
-the metric chain (F18-F20), of ``finite_width_pair`` to depth 100 (ReLU: closed forms in float64 and in mpmath; tanh: float64
+the metric chain (F18-F20), of the NTK chain (F24) against the Monte-Carlo it replaces, of ``finite_width_pair`` to depth 100 (ReLU: closed forms in float64 and in mpmath; tanh: float64
 tensor Gauss-Hermite), of the single-input recursions, and the number of sampled networks per
 second of the preactivation and NTK samplers.
 """
@@ -13,6 +13,7 @@ import numpy as np
 from eigencalc.finite import (
     finite_width_mlp,
     finite_width_ntk,
+    finite_width_ntk_moments,
     finite_width_pair,
     finite_width_moments,
     float_flow,
@@ -44,6 +45,13 @@ def main():
                                   ("tanh", 1, [20] * 10, {"method": "taylor", "order": 4})):
         _, t = _timed(finite_width_moments, widths, name, C_W, warm=False, **kw)  # F18-F20, cold caches
         print(f"finite_width_moments {name} depth {len(widths)} {kw or 'auto'}: {t:.3f} s")
+    for name, C_W, C_b, widths in (("tanh", 1, 0, [8] * 5), ("gelu", 1.7, 0.1, [8] * 5), ("tanh", 1, 0, [50] * 20)):
+        r, t = _timed(finite_width_ntk_moments, widths, name, C_W, C_b, warm=False)  # F24, every layer
+        t0 = time.perf_counter()
+        mc = monte_carlo_ntk(widths, name, C_W, C_b, np.ones(10), 4000, seed=0, units=8).estimates[-1]
+        t_mc = (time.perf_counter() - t0) * (mc["variance_se"] / (r.closure_error[-1] + 1e-300)) ** 2 / 1e6
+        print(f"finite_width_ntk_moments {name} {len(widths)}x{widths[0]}: {t:.2f} s; Monte-Carlo to the same "
+              f"accuracy ({r.closure_error[-1] / r.variance[-1]:.1e} relative): {t_mc:.3g} Ms")
     _, t = _timed(float_flow, "tanh", 1, 0, 1, 10000)
     print(f"float_flow tanh depth 10000 (F1-F4, F8-F13 in float64): {t:.3f} s")
     x = np.ones(10)
