@@ -137,6 +137,12 @@ def _falling(n: int, k: int) -> int:
     return math.prod(range(n - k + 1, n + 1))
 
 
+@lru_cache(maxsize=None)
+def _toeplitz_index(K: int) -> tuple:
+    lag = np.arange(K)[None, :] - np.arange(K)[:, None]
+    return np.clip(lag, 0, None), lag < 0
+
+
 def _series_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Product of truncated power series along the last axis (rows of equal shape)."""
     K = a.shape[-1]
@@ -145,9 +151,9 @@ def _series_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         for i in range(1, K):
             out[..., i:] += a[..., : K - i] * b[..., i : i + 1]
         return out
-    idx = np.arange(K)
-    lag = idx[None, :] - idx[:, None]  # Toeplitz: out_j = sum_i a_i b_{j-i}
-    T = np.where(lag >= 0, b[..., np.clip(lag, 0, None)], 0.0)  # (..., K, K)
+    index, below = _toeplitz_index(K)
+    T = b[..., index]  # out_j = sum_i a_i b_{j-i}
+    T[..., below] = 0.0
     return np.einsum("...i,...ij->...j", a, T)
 
 
@@ -179,13 +185,18 @@ class _UnitRule:
     def __init__(self, act: Activation, g: float, C_b: float, n: int, powers: int = 3, centre: float = 0.0,
                  width: float = 1.0):
         G = g + C_b
-        u = np.arange(-32.0, math.log(40.0) + self.DU / 2, self.DU)
+        u = np.arange(-32.0, math.log(37.0) + self.DU / 2, self.DU)  # e^{-37^2/2} > 0 in float64
         r = math.sqrt(G) * np.exp(u)
         z = np.concatenate([-r[::-1], r])
         w = np.exp(u - np.exp(2 * u) / 2) * self.DU / math.sqrt(2 * math.pi)
         self.weight = np.concatenate([w[::-1], w])
-        self.phi = np.broadcast_to(act.numpy_function(0)(z), z.shape).astype(float)
-        self.dphi = np.broadcast_to(act.numpy_function(1)(z), z.shape).astype(float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.phi = np.broadcast_to(act.numpy_function(0)(z), z.shape).astype(float)
+            self.dphi = np.broadcast_to(act.numpy_function(1)(z), z.shape).astype(float)
+        bad = ~(np.isfinite(self.phi) & np.isfinite(self.dphi))
+        if (self.weight[bad] > 1e-250).any():
+            raise ValueError(f"{act.name}: phi or phi' is not finite where the Gaussian weight is not negligible")
+        self.phi[bad], self.dphi[bad], self.weight[bad] = 0.0, 0.0, 0.0  # far tails, weight below 1e-250
         slope, noise = math.sqrt(g) / G, C_b / G  # zeta | z ~ N(slope z, noise)
         self.zeta = [sum(math.comb(a, k) * (slope * z) ** (a - k) * noise ** (k / 2) * _double_factorial(k - 1)
                          for k in range(0, a + 1, 2)) * np.ones_like(z) for a in range(9)]
@@ -202,19 +213,21 @@ class _UnitRule:
         a, b, c = abc
         return self.zeta[a] * self.phi**b * self.dphi**c * self.weight
 
-    def series(self, abc: tuple) -> np.ndarray:
-        r"""Rows :math:`s = 0, s_1, s_2, \dots`: :math:`E[f\,e^{-s\phi^2}e^{\theta y}]` as truncated power series in θ."""
-        key = ("series", abc)
+    def series(self, abc: tuple, laplace: bool = True) -> np.ndarray:
+        r"""Rows :math:`s = 0, s_1, s_2, \dots` (only s = 0 unless ``laplace``) of
+        :math:`E[f\,e^{-s\phi^2}e^{\theta y}]` as truncated power series in θ."""
+        key = ("series", abc, laplace)
         if key not in self._cache:
             fy = self.powers * self._f(abc)  # (K, M)
-            self._cache[key] = np.vstack([fy.sum(axis=1), self._laplace_matrix @ fy.T])
+            row0 = fy.sum(axis=1)[None, :]
+            self._cache[key] = np.vstack([row0, self._laplace_matrix @ fy.T]) if laplace else row0
         return self._cache[key]
 
-    def rest(self, m: int) -> np.ndarray:
+    def rest(self, m: int, laplace: bool = True) -> np.ndarray:
         r"""The transform of the m units outside the blocks: :meth:`series` of f = 1 to the power m."""
-        key = ("rest", m)
+        key = ("rest", m, laplace)
         if key not in self._cache:
-            self._cache[key] = _series_pow(self.series((0, 0, 0)), m)
+            self._cache[key] = _series_pow(self.series((0, 0, 0), laplace), m)
         return self._cache[key]
 
     def kernel(self, a: int, b: int, rho: float) -> np.ndarray:
@@ -239,18 +252,19 @@ def _block(names: tuple, block: tuple) -> tuple:
     return tuple(sum(_UNIT[names[i]][k] for i in block) for k in range(3))
 
 
-def _exchangeable(rule: _UnitRule, names: tuple) -> np.ndarray:
+def _exchangeable(rule: _UnitRule, names: tuple, laplace: bool) -> np.ndarray:
     r"""Rows :math:`s = 0, s_1, \dots` of :math:`E[\prod S\,e^{-sR}\,e^{\theta(R-c)/w}]` as power series in θ (F24b):
-    the sum over set partitions of the product of block transforms (``k!`` applied: entry k is the k-th moment)."""
+    the sum over set partitions of the product of block transforms (``k!`` applied: entry k is the k-th moment);
+    the rows s > 0 only if ``laplace`` (they serve the :math:`R^{-k}` factors)."""
     n = rule.n
-    out = np.zeros_like(rule.series((0, 0, 0)))
+    out = np.zeros_like(rule.series((0, 0, 0), laplace))
     for partition in _set_partitions(len(names)):
         k = len(partition)
         if k > n:
             continue
-        term = rule.rest(n - k)
+        term = rule.rest(n - k, laplace)
         for block in partition:
-            term = _series_mul(term, rule.series(_block(names, block)))
+            term = _series_mul(term, rule.series(_block(names, block), laplace))
         out += _falling(n, k) * term
     return out * np.array([math.factorial(k) for k in range(out.shape[1])])
 
@@ -385,9 +399,10 @@ class _Chain:
             for c, entry in enumerate(row):
                 for coef, e_sig, e_G, names, k in entry:
                     if (names, k) not in funcs:
-                        if names not in transforms:
-                            transforms[names] = _exchangeable(rule, names)
-                        funcs[(names, k)] = target.functionals(rule, k, gamma, transforms[names])
+                        laplace = k > 0 or not target.interval  # the half-line basis needs 1/(R + rho)^b
+                        if (names, laplace) not in transforms:
+                            transforms[(names, laplace)] = _exchangeable(rule, names, laplace)
+                        funcs[(names, k)] = target.functionals(rule, k, gamma, transforms[(names, laplace)])
                     out[r, c] += coef * sig2**e_sig * G**e_G * funcs[(names, k)]
         self._tensors[key] = out
         return out
