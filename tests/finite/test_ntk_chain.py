@@ -62,6 +62,14 @@ def test_closure_converges():
     assert r12.closure_error[-1] < 1e-3 * r12.variance[-1]
 
 
+def test_activations_that_overflow_in_the_far_tails():
+    """swish' overflows (inf/inf) far out where the Gaussian weight underflows: those nodes carry no weight,
+    and the values stay finite; layer 2 is the leading order exactly."""
+    ch, lead = finite_width_ntk_moments([8] * 4, "swish", 2, 0.1), finite_width_ntk([8] * 4, "swish", 2, 0.1)
+    assert np.isfinite(ch.variance).all() and np.isfinite(ch.mean).all()
+    assert ch.variance[1] == pytest.approx(float(lead.ntk_variance[1]), rel=1e-9)
+
+
 def test_errors_and_table():
     with pytest.raises(ValueError, match="phi' must be a function"):
         finite_width_ntk_moments([4, 4], "step", 1)
@@ -88,6 +96,8 @@ def test_errors_and_table():
     (*GELU, [16] * 4 + [8], 20000, 88),
     (*GELU, [8] * 4 + [8], 20000, 89),
     ("gelu", 1.7, 0.1, 1, [5, 7, 3, 6], 20000, 90),  # unequal, narrow, off-critical
+    ("swish", 2, 0.1, 1, [8] * 5, 20000, 91),  # far from critical: the leading order is off by a factor 3.6
+    ("sigmoid", 4, 0, 1, [8] * 5, 20000, 92),  # phi(0) != 0
 ])
 def test_monte_carlo_within_four_standard_errors(name, C_W, C_b, q0, widths, N, seed):
     """Raw 4 standard errors for the NTK mean and variance at every layer; the leading order misses the
