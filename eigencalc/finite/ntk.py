@@ -71,7 +71,7 @@ from ..core.numbers import exact_real, to_mpf
 from ..core.tables import Tabular
 from ..duals.activations import ABRelu, Activation, Polynomial, activation, x
 from ..special.gaussian import gaussian_moment
-from .recursions import _half_moment, _positive, check_widths, finite_width_mlp, gaussian_means, gaussian_table
+from .recursions import _half_moment, _positive, check_widths, require_derivative, finite_width_mlp, gaussian_means, gaussian_table
 
 __all__ = ["FiniteWidthNTK", "finite_width_ntk", "ntk_means"]
 
@@ -95,11 +95,7 @@ def ntk_means(act: Any, K: Any, exact: bool | None = None) -> dict:
     >>> m = ntk_means("relu", 3); (m["p"], m["dp"], m["d2p"], m["dphi4"], m["phi2dphi2"])
     (1/2, 0, 0, 1/2, 3/2)
     """
-    act = activation(act)
-    try:
-        act.mp_function(1)
-    except ValueError:
-        raise ValueError(f"activation {act.name!r} is not covered by the NTK recursion: phi' must be a function") from None
+    act = require_derivative(activation(act), "NTK recursion")
     if exact is None:
         exact = isinstance(act, (Polynomial, ABRelu)) and not isinstance(K, (float, mpmath.mpf))
     if exact:

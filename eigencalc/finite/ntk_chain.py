@@ -68,10 +68,10 @@ import sympy
 from sympy.utilities.iterables import multiset_partitions
 
 from ..core.progress import progress as progress_bar
-from ..core.tables import Tabular
 from ..core.validate import check_int
 from ..duals.activations import Activation, activation
-from .recursions import _positive, check_widths
+from .recursions import _positive, check_widths, require_derivative
+from .relu_ntk import NTKMomentsTable
 
 __all__ = ["FiniteWidthNTKMoments", "finite_width_ntk_moments"]
 
@@ -426,7 +426,7 @@ class _Chain:
 
 
 @dataclass(frozen=True)
-class FiniteWidthNTKMoments(Tabular):
+class FiniteWidthNTKMoments(NTKMomentsTable):
     r""":math:`E\hat H^{(l)}_{ii}` and :math:`\mathrm{Var}\,\hat H^{(l)}_{ii}` per layer, all orders in 1/n (F24).
 
     float64 quadrature with the polynomial closure (F24c) on ``nodes`` nodes per layer; ``closure_error``
@@ -443,28 +443,8 @@ class FiniteWidthNTKMoments(Tabular):
     variance: tuple
     closure_error: tuple
 
-    @property
-    def depth(self) -> int:
-        return len(self.widths)
-
-    @property
-    def normalized_variance(self) -> tuple:
-        r""":math:`\mathrm{Var}\,\hat H/(E\hat H)^2` per layer."""
-        return tuple(v / m**2 for v, m in zip(self.variance, self.mean))
-
-    def rows(self) -> list:
-        """One row per layer: width, NTK mean and variance, their ratio, the closure error estimate."""
-        nv = self.normalized_variance
-        return [{"layer": i + 1, "width": n, "ntk_mean": self.mean[i], "ntk_variance": self.variance[i],
-                 "variance_over_mean2": nv[i], "closure_error": self.closure_error[i], "exact": False}
-                for i, n in enumerate(self.widths)]
-
-
-def _check_activation(act: Activation) -> None:
-    try:
-        act.numpy_function(1)
-    except ValueError:
-        raise ValueError(f"activation {act.name!r} is not covered by the NTK chain (F24): phi' must be a function") from None
+    def _extra(self, i: int) -> dict:
+        return {"closure_error": self.closure_error[i], "exact": False}
 
 
 def finite_width_ntk_moments(widths: Any, act: Any, C_W: Any, C_b: Any = 0, q0: Any = 1, *, nodes: int = 12,
@@ -481,8 +461,7 @@ def finite_width_ntk_moments(widths: Any, act: Any, C_W: Any, C_b: Any = 0, q0: 
     [0.0, 6.0, 36.0625]
     """
     widths = check_widths(widths)
-    act = activation(act)
-    _check_activation(act)
+    act = require_derivative(activation(act), "NTK chain (F24)")
     C_W = float(_positive(C_W, "C_W"))
     C_b = float(_positive(C_b, "C_b", allow_zero=True))
     q0 = float(_positive(q0, "q0"))

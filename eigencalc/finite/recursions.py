@@ -89,6 +89,15 @@ def check_widths(widths: Any) -> tuple:
     return tuple(check_int(n, f"widths[{i}]", 1) for i, n in enumerate(widths))
 
 
+def require_derivative(act: Activation, what: str) -> Activation:
+    """``act`` itself if phi' is a function (not a distribution, as for step), else one clear error naming ``what``."""
+    try:
+        act.numpy_function(1)
+    except ValueError:
+        raise ValueError(f"activation {act.name!r} is not covered by the {what}: phi' must be a function") from None
+    return act
+
+
 def _positive(value: Any, what: str, allow_zero: bool = False) -> sympy.Expr:
     v = exact_real(value, what)
     if v.is_negative or (v.is_zero and not allow_zero):

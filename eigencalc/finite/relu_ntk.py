@@ -121,16 +121,9 @@ def _vec_times(v: list, M: list) -> list:
     return out
 
 
-@dataclass(frozen=True)
-class ExactReluNTK(Tabular):
-    r"""Exact :math:`E\hat H^{(l)}_{ii}` and :math:`\mathrm{Var}\,\hat H^{(l)}_{ii}` per layer l of a bias-free ReLU MLP (F23); sympy rationals."""
-
-    activation: str
-    widths: tuple
-    C_W: Any
-    q0: Any
-    mean: tuple
-    variance: tuple
+class NTKMomentsTable(Tabular):
+    r"""Shared view of per-layer NTK moments beyond leading order (F23, F24): fields ``widths``, ``mean``,
+    ``variance``; subclasses add their own columns through :meth:`_extra`."""
 
     @property
     def depth(self) -> int:
@@ -141,11 +134,29 @@ class ExactReluNTK(Tabular):
         r""":math:`\mathrm{Var}\,\hat H/(E\hat H)^2` per layer (the all-orders analogue of :math:`(A+2B)/(nH^2)`)."""
         return tuple(v / m**2 for v, m in zip(self.variance, self.mean))
 
+    def _extra(self, i: int) -> dict:
+        return {}
+
     def rows(self) -> list:
-        """One row per layer: width, exact NTK mean and variance, their ratio."""
+        """One row per layer: width, NTK mean and variance, their ratio, then the subclass's columns."""
         nv = self.normalized_variance
         return [{"layer": i + 1, "width": n, "ntk_mean": self.mean[i], "ntk_variance": self.variance[i],
-                 "variance_over_mean2": nv[i], "exact": True} for i, n in enumerate(self.widths)]
+                 "variance_over_mean2": nv[i], **self._extra(i)} for i, n in enumerate(self.widths)]
+
+
+@dataclass(frozen=True)
+class ExactReluNTK(NTKMomentsTable):
+    r"""Exact :math:`E\hat H^{(l)}_{ii}` and :math:`\mathrm{Var}\,\hat H^{(l)}_{ii}` per layer l of a bias-free ReLU MLP (F23); sympy rationals."""
+
+    activation: str
+    widths: tuple
+    C_W: Any
+    q0: Any
+    mean: tuple
+    variance: tuple
+
+    def _extra(self, i: int) -> dict:
+        return {"exact": True}
 
 
 def _check_scale_invariant_relu(act, C_W, C_b) -> sympy.Expr:

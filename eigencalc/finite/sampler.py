@@ -27,7 +27,7 @@ import numpy as np
 from ..core.tables import Tabular
 from ..core.validate import check_int, check_nonnegative
 from ..duals.activations import activation
-from .recursions import check_widths
+from .recursions import check_widths, require_derivative
 
 __all__ = ["MonteCarloMoments", "sample_preactivations", "monte_carlo_moments"]
 
@@ -261,11 +261,7 @@ def _ntk_chunk(widths, phi, C_W, C_b, x, m, units, rng):
 
 def _ntk_arguments(widths, act, C_W, C_b, units, chunk) -> tuple:
     """The checked arguments shared by the NTK samplers; phi' must be a function (backpropagation)."""
-    phi = activation(act)
-    try:
-        phi.numpy_function(1)
-    except ValueError:
-        raise ValueError(f"activation {phi.name!r} is not covered by the NTK sampler: phi' must be a function") from None
+    phi = require_derivative(activation(act), "NTK sampler")
     return (check_widths(widths), phi, check_nonnegative(C_W, "C_W"), check_nonnegative(C_b, "C_b"),
             check_int(units, "units", 1), check_int(chunk, "chunk", 1))
 
