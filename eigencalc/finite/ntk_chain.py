@@ -206,8 +206,14 @@ class _UnitRule:
         self.powers = np.array([y**k / math.factorial(k) for k in range(powers)])  # (K, M)
         self.s = np.exp(np.arange(-30.0, 60.0 + self.DV / 2, self.DV)) / (n * float(self.weight @ phi2) + 1e-300)
         self.ds = self.s * self.DV
-        self._laplace_matrix = np.exp(-np.outer(self.s, phi2))
         self._cache: dict = {}
+
+    @property
+    def _laplace_matrix(self) -> np.ndarray:
+        r""":math:`e^{-s\phi^2}` on (s rule) x (z rule), built on first use."""
+        if "laplace" not in self._cache:
+            self._cache["laplace"] = np.exp(-np.outer(self.s, self.phi**2))
+        return self._cache["laplace"]
 
     def _f(self, abc: tuple) -> np.ndarray:
         a, b, c = abc
@@ -316,13 +322,13 @@ class _Nodes:
         N = len(self.v)
         if self.interval:
             return transform[0] if k == 0 else _inverse_power(rule, transform, k, 0, 0.0)
-        rho, series = self.centre, transform[0]  # omega v^j = sum_i C(j,i) (-2)^i ((R+rho)/rho)^(gamma-i)
+        rho = self.centre  # omega v^j = sum_i C(j,i) (-2)^i ((R+rho)/rho)^(gamma-i)
+        power = {m: transform[0][m] if m >= 0 else _inverse_power(rule, transform, -m, 0, rho)[0]
+                 for m in range(-k, gamma - k + 1)}  # E[prod S R^m]
         u = {}
         for e in range(gamma - N + 1, gamma + 1):
             if e >= 0:
-                u[e] = sum(math.comb(e, i) * rho ** (e - i) * (series[i - k] if i >= k else
-                                                              _inverse_power(rule, transform, k - i, 0, rho)[0])
-                           for i in range(e + 1)) * rho ** (-e)
+                u[e] = sum(math.comb(e, i) * rho ** (e - i) * power[i - k] for i in range(e + 1)) * rho ** (-e)
             else:
                 u[e] = _inverse_power(rule, transform, k, -e, rho)[0] * rho ** (-e)
         return np.array([sum(math.comb(j, i) * (-2) ** i * u[gamma - i] for i in range(j + 1)) for j in range(N)])
@@ -357,6 +363,7 @@ class _Chain:
             self.nodes.append(self._interval_nodes(n, mean, math.sqrt(var)) if math.isfinite(self.sup) else
                               _Nodes(_chebyshev(N), n, C_W, False, n * mean / C_W))
         self._tensors: dict = {}
+        self._rules: dict = {}  # (l, i) -> (unit rule of source node i, its exchangeable transforms)
 
     def _next_law(self, mean: float, var: float, n: int) -> tuple:
         r"""Leading order: :math:`E g_{l+1} = \mu(E g_l)`, :math:`\mathrm{Var}\,g_{l+1} = C_W^2\mathrm{Var}(\phi^2)/n_l
@@ -388,9 +395,9 @@ class _Chain:
         if key in self._tensors:
             return self._tensors[key]
         g, n, target = float(self.source(l)[i]), self.widths[l], self.nodes[l + 1]
-        if ("rule", l, i) not in self._tensors:
-            self._tensors[("rule", l, i)] = (target.rule(self.act, g, self.C_b, n), {})
-        rule, transforms = self._tensors[("rule", l, i)]
+        if (l, i) not in self._rules:
+            self._rules[(l, i)] = (target.rule(self.act, g, self.C_b, n), {})
+        rule, transforms = self._rules[(l, i)]
         sig2, G = self.C_W / n, self.C_b + g
         terms = _transfer_terms()[gamma]
         out = np.zeros((len(terms), len(terms), self.N))
